@@ -1,0 +1,59 @@
+# The gates, the same locally and in CI (STYLE.md habit 20):
+#   make check   formatting, vet, staticcheck, import-direction lint, generated code
+#   make test    the README's test command; CI runs exactly this
+# and, not part of the default run:
+#   make bench       engine benchmarks and `sluice bench engine`
+#   make fuzz-smoke  every Fuzz target for FUZZTIME each
+
+GO        ?= go
+PKGS      ?= ./...
+BENCHTIME ?= 1s
+FUZZTIME  ?= 10s
+
+.PHONY: all check fmt vet staticcheck lint gen-check test bench fuzz-smoke
+
+all: check test
+
+check: fmt vet staticcheck lint gen-check
+
+# gofmt -l prints the files whose formatting differs; any output fails.
+fmt:
+	@echo "--- gofmt -l"
+	@out="$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*') </dev/null)"; \
+	if [ -n "$$out" ]; then echo "gofmt: these files need formatting:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) tool staticcheck $(PKGS)
+
+# The import-direction and syscall-seam rules of DESIGN.md §2 (internal/lint).
+lint:
+	$(GO) test -count=1 ./internal/lint/
+
+# Placeholder: once broker/brokerpb exists this regenerates the protobuf code
+# and fails if the committed output differs (`git diff --exit-code`).
+gen-check:
+	@echo "--- gen-check (nothing generated yet)"
+
+# Fuzz seed corpora (testdata/fuzz/...) are replayed by go test automatically.
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./engine/...
+	$(GO) run ./cmd/sluice bench engine
+
+# Runs every Fuzz target in the module for FUZZTIME. Targets are discovered
+# with `go test -list`: its output is the names of one package followed by
+# that package's "ok <pkg>" line.
+fuzz-smoke:
+	@set -e; \
+	list="$$($(GO) test -list '^Fuzz' $(PKGS))"; \
+	targets="$$(printf '%s\n' "$$list" | awk '/^Fuzz/ { names[n++] = $$1; next } /^ok/ { for (i = 0; i < n; i++) print $$2, names[i]; n = 0 }')"; \
+	if [ -z "$$targets" ]; then echo "fuzz-smoke: no Fuzz targets"; exit 0; fi; \
+	printf '%s\n' "$$targets" | while read -r pkg name; do \
+		echo "--- fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) "$$pkg" </dev/null; \
+	done
