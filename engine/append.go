@@ -30,6 +30,7 @@ const (
 	opTruncate
 	opTruncateFully
 	opRetention
+	opReconfigure
 	opClose
 )
 
@@ -39,6 +40,8 @@ type request struct {
 	header record.Header
 	offset int64     // truncate target, new start offset
 	now    time.Time // retention clock
+
+	reconfig Options // opReconfigure
 
 	result  AppendResult
 	deleted int
@@ -78,9 +81,6 @@ func (l *Log) append(kind opKind, batch []byte) (AppendResult, error) {
 	}
 	if h.Size() != len(batch) {
 		return AppendResult{}, fmt.Errorf("%w: %d trailing bytes after the batch", ErrInvalidBatch, len(batch)-h.Size())
-	}
-	if int64(h.Size()) > l.opts.SegmentBytes {
-		return AppendResult{}, fmt.Errorf("%w: %d > %d", ErrBatchTooLarge, h.Size(), l.opts.SegmentBytes)
 	}
 	r := &request{kind: kind, batch: batch, header: h}
 	l.submit(r)
@@ -131,6 +131,7 @@ func (l *Log) lead(self *request) {
 	l.qmu.Unlock()
 
 	l.process(group)
+	l.stats.unsynced.Store(l.unsyncedBytes)
 
 	l.qmu.Lock()
 	var next *request
@@ -182,6 +183,10 @@ func (l *Log) process(group []*request) {
 	for _, r := range group {
 		switch r.kind {
 		case opAppend, opAppendReplica:
+			if int64(len(r.batch)) > l.opts.SegmentBytes {
+				r.err = fmt.Errorf("%w: %d > %d", ErrBatchTooLarge, len(r.batch), l.opts.SegmentBytes)
+				continue
+			}
 			if r.kind == opAppendReplica && r.header.BaseOffset != w.next {
 				r.err = fmt.Errorf("%w: batch base offset %d, log end offset %d", ErrOffsetMismatch, r.header.BaseOffset, w.next)
 				continue
@@ -232,6 +237,8 @@ func (l *Log) runMaintenance(r *request) {
 		r.err = l.truncateFully(r.offset)
 	case opRetention:
 		r.deleted, r.err = l.enforceRetention(r.now)
+	case opReconfigure:
+		l.applyReconfig(r.reconfig)
 	case opClose:
 		r.err = l.closeWriter()
 	}

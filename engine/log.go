@@ -45,6 +45,7 @@ type Log struct {
 	closing     atomic.Bool
 	stats       counters
 
+	bgMu sync.Mutex // serialises stopping and starting the background goroutines
 	stop chan struct{}
 	bg   sync.WaitGroup
 }
@@ -59,6 +60,7 @@ type counters struct {
 	deletedSegs   atomic.Int64
 	deletedBytes  atomic.Int64
 	tornTailBytes atomic.Int64
+	unsynced      atomic.Int64 // mirror of the writer's unsyncedBytes
 }
 
 // Stats are cumulative counters since Open, for metrics and benchmarks
@@ -73,6 +75,8 @@ type Stats struct {
 	DeletedSegments int64
 	DeletedBytes    int64
 	TornTailBytes   int64
+	// UnsyncedBytes is what a power loss would cost right now.
+	UnsyncedBytes int64
 }
 
 // Stats returns the log's counters.
@@ -87,14 +91,19 @@ func (l *Log) Stats() Stats {
 		DeletedSegments: l.stats.deletedSegs.Load(),
 		DeletedBytes:    l.stats.deletedBytes.Load(),
 		TornTailBytes:   l.stats.tornTailBytes.Load(),
+		UnsyncedBytes:   l.stats.unsynced.Load(),
 	}
 }
 
 // Dir is the log's directory.
 func (l *Log) Dir() string { return l.dir }
 
-// SyncPolicy is the policy the log was opened with.
-func (l *Log) SyncPolicy() SyncPolicy { return l.opts.Sync }
+// SyncPolicy is the log's current fsync policy.
+func (l *Log) SyncPolicy() SyncPolicy {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.opts.Sync
+}
 
 // OpenedClean reports whether the previous process closed the log cleanly
 // (Close completed and wrote the clean-shutdown marker). Replication uses it

@@ -547,3 +547,52 @@ func TestBlockCache(t *testing.T) {
 		t.Fatal("tiny budget accepted")
 	}
 }
+
+func TestReconfigure(t *testing.T) {
+	fs, dir := fsCases[0].new(t)
+	now := time.UnixMilli(50_000_000)
+	opts := testOptions(fs, dir)
+	opts.SegmentBytes = 1 << 20
+	opts.Now = func() time.Time { return now }
+	l := mustOpen(t, opts)
+	defer l.Close()
+	big := makeBatch(1, 20, 200, now.UnixMilli()) // > 4 KiB
+	if _, err := l.Append(big); err != nil {
+		t.Fatal(err)
+	}
+	small := int64(4096)
+	always := SyncPolicyAlways
+	if err := l.Reconfigure(Reconfig{SegmentBytes: &small, Sync: &always}); err != nil {
+		t.Fatal(err)
+	}
+	if l.SyncPolicy() != SyncPolicyAlways {
+		t.Fatal("sync policy not changed")
+	}
+	res, err := l.Append(makeBatch(2, 1, 10, now.UnixMilli()))
+	if err != nil || !res.Durable {
+		t.Fatalf("append after reconfigure: durable=%v %v", res.Durable, err)
+	}
+	if _, err := l.Append(makeBatch(3, 20, 200, 0)); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("batch over the new segment size: %v", err)
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := l.Append(makeBatch(10+i, 2, 100, now.UnixMilli())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.SegmentCount() < 3 {
+		t.Fatalf("smaller segments did not roll: %d", l.SegmentCount())
+	}
+	// The old, larger batch still reads back after a reopen with the
+	// smaller segment size.
+	l.Close()
+	opts.SegmentBytes = small
+	l = mustOpen(t, opts)
+	if got := readAll(t, l); len(got) != 20+1+40 {
+		t.Fatalf("read %d records", len(got))
+	}
+	bad := int64(10)
+	if err := l.Reconfigure(Reconfig{SegmentBytes: &bad}); err == nil {
+		t.Fatal("invalid segment size accepted")
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"github.com/sluice-mq/sluice/engine/record"
 	"path/filepath"
 	"sort"
 	"time"
@@ -42,10 +43,13 @@ func (l *Log) EnforceRetention(now time.Time) (int, error) {
 // Close syncs everything, writes the clean-shutdown marker and closes the
 // files. Calls after Close return ErrClosed.
 func (l *Log) Close() error {
+	l.bgMu.Lock()
 	if !l.closing.CompareAndSwap(false, true) {
+		l.bgMu.Unlock()
 		return ErrClosed
 	}
 	close(l.stop)
+	l.bgMu.Unlock()
 	l.bg.Wait()
 	r := &request{kind: opClose}
 	l.submit(r)
@@ -188,7 +192,7 @@ func (l *Log) refreshMaxTimestamp(s *segment) error {
 		_, p := s.offsetIndex.at(n - 1)
 		from = int64(p)
 	}
-	sc := newBatchScanner(s.file, from, s.size, int(l.opts.SegmentBytes), false)
+	sc := newBatchScanner(s.file, from, s.size, record.MaxBatchSize, false)
 	maxTS := s.maxTimestamp
 	for {
 		h, _, err := sc.next()

@@ -245,7 +245,7 @@ func (l *Log) indexEndsAgree(s *segment) (bool, error) {
 // continue at offset expect and end exactly at end. With index=true it also
 // adds index entries (rebuild).
 func (l *Log) scanTail(s *segment, end, expect int64, index bool) error {
-	sc := newBatchScanner(s.file, s.size, end, int(l.opts.SegmentBytes), true)
+	sc := newBatchScanner(s.file, s.size, end, record.MaxBatchSize, true)
 	for {
 		h, _, err := sc.next()
 		if errors.Is(err, io.EOF) {
@@ -300,7 +300,7 @@ func (l *Log) recoverActive(s *segment) error {
 	}
 	s.resetIndexState()
 	s.size, s.next = 0, s.base
-	sc := newBatchScanner(s.file, 0, end, int(l.opts.SegmentBytes), true)
+	sc := newBatchScanner(s.file, 0, end, record.MaxBatchSize, true)
 	for {
 		h, _, err := sc.next()
 		if errors.Is(err, io.EOF) {
@@ -335,7 +335,7 @@ func (l *Log) repairTail(s *segment, end int64, cause error) error {
 			return nil
 		}
 	}
-	if found, at, err := findValidBatch(s.file, pos+1, end, s.next, int(l.opts.SegmentBytes)); err != nil {
+	if found, at, err := findValidBatch(s.file, pos+1, end, s.next, record.MaxBatchSize); err != nil {
 		return err
 	} else if found {
 		return &CorruptionError{File: s.path, Position: pos, Offset: s.next,

@@ -29,7 +29,7 @@ type command struct {
 // to the table (help) without an initialization cycle.
 func commands() []command {
 	return []command{
-		{name: "serve", summary: "run a broker"},
+		{name: "serve", summary: "run a broker", run: runServe},
 		{name: "topic", summary: "create, list, describe, delete and alter topics"},
 		{name: "produce", summary: "send messages to a topic"},
 		{name: "consume", summary: "read messages from a topic"},

@@ -1,0 +1,361 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/sluice-mq/sluice/broker/brokerpb"
+	"github.com/sluice-mq/sluice/broker/coord"
+	"github.com/sluice-mq/sluice/engine"
+)
+
+// Broker is one broker process: partition replicas, the gRPC server, the
+// fetch data plane, the admin HTTP server, and its etcd session.
+type Broker struct {
+	brokerpb.UnimplementedSluiceServer
+
+	cfg     Config
+	logger  *slog.Logger
+	metrics *metrics
+	cache   *engine.BlockCache
+
+	embedded *coord.Embedded
+	etcd     *clientv3.Client
+	coord    coord.Coordinator
+
+	session    atomic.Pointer[sessionBox]
+	leadership atomic.Pointer[leadershipBox]
+
+	grpcLn, dataLn, adminLn net.Listener
+	grpcSrv                 *grpc.Server
+	adminSrv                *http.Server
+	health                  *health.Server
+	data                    *dataPlane
+
+	mu         sync.RWMutex
+	partitions map[topicPartition]*partition
+	appliedRev int64
+	applied    chan struct{} // closed when appliedRev moves
+
+	forwardMu sync.Mutex
+	forward   map[string]*grpc.ClientConn
+
+	ctx          context.Context
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	shuttingDown atomic.Bool
+	stopOnce     sync.Once
+	stopErr      error
+}
+
+type sessionBox struct{ s coord.Session }
+type leadershipBox struct{ l coord.Leadership }
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// Start brings a broker up: it binds its listeners, connects to etcd (or
+// starts an embedded one), registers, and starts serving. It returns once
+// the broker is registered and has applied the current metadata.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg:        cfg,
+		logger:     cfg.Logger.With("broker", cfg.ID),
+		partitions: map[topicPartition]*partition{},
+		applied:    make(chan struct{}),
+		forward:    map[string]*grpc.ClientConn{},
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	if err := b.start(ctx); err != nil {
+		_ = b.Stop(context.Background())
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Broker) start(ctx context.Context) error {
+	var err error
+	if err = b.cfg.FS.MkdirAll(b.logsDir()); err != nil {
+		return fmt.Errorf("broker: data dir: %w", err)
+	}
+	if b.cfg.BlockCacheBytes > 0 {
+		if b.cache, err = engine.NewBlockCache(b.cfg.BlockCacheBytes); err != nil {
+			return err
+		}
+	}
+	b.metrics = newMetrics(b)
+	if b.grpcLn, err = net.Listen("tcp", b.cfg.Listen); err != nil {
+		return fmt.Errorf("broker: listen %s: %w", b.cfg.Listen, err)
+	}
+	if b.dataLn, err = net.Listen("tcp", b.cfg.DataListen); err != nil {
+		return fmt.Errorf("broker: data plane listen %s: %w", b.cfg.DataListen, err)
+	}
+	if b.adminLn, err = net.Listen("tcp", b.cfg.AdminListen); err != nil {
+		return fmt.Errorf("broker: admin listen %s: %w", b.cfg.AdminListen, err)
+	}
+	endpoints := b.cfg.EtcdEndpoints
+	if len(endpoints) == 0 {
+		ec := coord.EmbeddedConfig{Dir: filepath.Join(b.cfg.DataDir, "etcd"), ClientAddr: b.cfg.EtcdListen, Name: fmt.Sprintf("sluice-%d", b.cfg.ID), Logger: b.logger}
+		if b.cfg.FastEmbeddedEtcd {
+			ec.TickMs, ec.ElectionMs = 10, 100
+		}
+		if b.embedded, err = coord.StartEmbedded(ec); err != nil {
+			return fmt.Errorf("broker: embedded etcd: %w", err)
+		}
+		endpoints = b.embedded.Endpoints()
+		b.logger.Info("embedded etcd started", "endpoints", endpoints)
+	}
+	if b.etcd, err = coord.Dial(endpoints, 5*time.Second); err != nil {
+		return fmt.Errorf("broker: etcd %v: %w", endpoints, err)
+	}
+	if b.coord, err = coord.NewEtcd(ctx, b.etcd, "/sluice/"+b.cfg.Cluster+"/", b.logger); err != nil {
+		return fmt.Errorf("broker: etcd %v: %w", endpoints, err)
+	}
+	s, err := b.coord.Register(ctx, b.info(), b.cfg.SessionTTL)
+	if err != nil {
+		return fmt.Errorf("broker: register broker %d: %w", b.cfg.ID, err)
+	}
+	b.session.Store(&sessionBox{s})
+
+	b.health = health.NewServer()
+	b.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(b.cfg.MaxRequestBytes), grpc.MaxSendMsgSize(int(b.cfg.MaxFetchBytes)+(1<<20)))
+	brokerpb.RegisterSluiceServer(b.grpcSrv, b)
+	healthpb.RegisterHealthServer(b.grpcSrv, b.health)
+	b.data = newDataPlane(b)
+	b.adminSrv = &http.Server{Handler: b.adminMux(), ReadHeaderTimeout: 10 * time.Second}
+
+	b.reconcile(b.coord.Snapshot())
+	b.goLoop(b.reconcileLoop)
+	b.goLoop(b.sessionLoop)
+	b.goLoop(func() { _ = b.grpcSrv.Serve(b.grpcLn) })
+	b.goLoop(func() { b.data.serve(b.dataLn) })
+	b.goLoop(func() { _ = b.adminSrv.Serve(b.adminLn) })
+	b.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	b.logger.Info("broker started", "addr", b.Addr(), "data", b.DataAddr(), "admin", b.AdminAddr())
+	return nil
+}
+
+func (b *Broker) goLoop(fn func()) {
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); fn() }()
+}
+
+func (b *Broker) info() coord.BrokerInfo {
+	return coord.BrokerInfo{ID: b.cfg.ID, Addr: b.Addr(), DataAddr: b.DataAddr(), AdminAddr: b.AdminAddr(), Rack: b.cfg.Rack}
+}
+
+// Addr is the bound gRPC address.
+func (b *Broker) Addr() string { return addrOf(b.grpcLn) }
+
+// DataAddr is the bound data-plane address.
+func (b *Broker) DataAddr() string { return addrOf(b.dataLn) }
+
+// AdminAddr is the bound admin HTTP address.
+func (b *Broker) AdminAddr() string { return addrOf(b.adminLn) }
+
+// EtcdEndpoints are the endpoints this broker uses (the embedded etcd's
+// when it started one), for other brokers to join.
+func (b *Broker) EtcdEndpoints() []string {
+	if b.embedded != nil {
+		return b.embedded.Endpoints()
+	}
+	return b.cfg.EtcdEndpoints
+}
+
+// ID is the broker id.
+func (b *Broker) ID() int32 { return b.cfg.ID }
+
+func addrOf(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
+}
+
+func (b *Broker) logsDir() string { return filepath.Join(b.cfg.DataDir, "logs") }
+
+// sessionValid reports whether this broker may act as a leader: its etcd
+// registration is alive and will stay so until at least now.
+func (b *Broker) sessionValid() bool {
+	box := b.session.Load()
+	return box != nil && box.s.Valid() && !b.shuttingDown.Load()
+}
+
+// checkServing refuses leader work while fenced or shutting down.
+func (b *Broker) checkServing() *Error {
+	if b.shuttingDown.Load() {
+		return errf(codeBrokerNotAvailable, "broker %d is shutting down", b.cfg.ID)
+	}
+	if !b.sessionValid() {
+		return errf(codeBrokerNotAvailable, "broker %d lost its etcd session and is fenced", b.cfg.ID)
+	}
+	return nil
+}
+
+// sessionLoop keeps the broker registered: when the session is lost it
+// registers again, and it campaigns for the controller role with each
+// session.
+func (b *Broker) sessionLoop() {
+	for b.ctx.Err() == nil {
+		s := b.session.Load().s
+		campaignCtx, stopCampaign := context.WithCancel(b.ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); b.campaign(campaignCtx, s) }()
+		select {
+		case <-s.Lost():
+			b.logger.Warn("etcd session lost; registering again")
+		case <-b.ctx.Done():
+		}
+		stopCampaign()
+		<-done
+		for b.ctx.Err() == nil {
+			ctx, cancel := context.WithTimeout(b.ctx, b.cfg.SessionTTL)
+			ns, err := b.coord.Register(ctx, b.info(), b.cfg.SessionTTL)
+			cancel()
+			if err == nil {
+				b.session.Store(&sessionBox{ns})
+				b.logger.Info("registered again", "lease", ns.LeaseID())
+				break
+			}
+			b.logger.Warn("register failed", "err", err)
+			select {
+			case <-time.After(backoffDelay()):
+			case <-b.ctx.Done():
+			}
+		}
+	}
+}
+
+func backoffDelay() time.Duration { return 250 * time.Millisecond }
+
+// campaign runs for the controller role while the session lasts.
+func (b *Broker) campaign(ctx context.Context, s coord.Session) {
+	for ctx.Err() == nil {
+		l, err := b.coord.Campaign(ctx, s, b.cfg.ID)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.logger.Warn("controller campaign failed", "err", err)
+				select {
+				case <-time.After(backoffDelay()):
+				case <-ctx.Done():
+				}
+			}
+			continue
+		}
+		b.leadership.Store(&leadershipBox{l})
+		b.logger.Info("became controller")
+		select {
+		case <-l.Done():
+		case <-ctx.Done():
+			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = l.Resign(rctx)
+			cancel()
+		}
+		b.leadership.Store(nil)
+		b.logger.Info("no longer controller")
+	}
+}
+
+// controller returns this broker's leadership when it is the controller.
+func (b *Broker) controller() coord.Leadership {
+	if box := b.leadership.Load(); box != nil {
+		select {
+		case <-box.l.Done():
+			return nil
+		default:
+			return box.l
+		}
+	}
+	return nil
+}
+
+// Stop shuts the broker down gracefully: it stops taking requests, lets
+// in-flight ones finish (bounded by ShutdownTimeout and ctx), closes every
+// partition (syncing it and writing the clean-shutdown marker), and
+// deregisters.
+func (b *Broker) Stop(ctx context.Context) error {
+	b.stopOnce.Do(func() { b.stopErr = b.stop(ctx) })
+	return b.stopErr
+}
+
+func (b *Broker) stop(ctx context.Context) error {
+	b.shuttingDown.Store(true)
+	if b.health != nil {
+		b.health.Shutdown()
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.ShutdownTimeout)
+	defer cancel()
+	if b.grpcSrv != nil {
+		stopped := make(chan struct{})
+		go func() { b.grpcSrv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			b.grpcSrv.Stop()
+		}
+	}
+	if b.data != nil {
+		b.data.close(ctx)
+	}
+	for _, l := range []net.Listener{b.grpcLn, b.dataLn, b.adminLn} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+	if b.adminSrv != nil {
+		_ = b.adminSrv.Shutdown(ctx)
+	}
+	b.cancel()
+	var errs []error
+	b.mu.Lock()
+	for tp, p := range b.partitions {
+		if err := p.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s-%d: %w", tp.topic, tp.partition, err))
+		}
+		delete(b.partitions, tp)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+	if box := b.session.Load(); box != nil {
+		_ = box.s.Close()
+	}
+	if b.coord != nil {
+		_ = b.coord.Close()
+	}
+	if b.etcd != nil {
+		_ = b.etcd.Close()
+	}
+	b.forwardMu.Lock()
+	for _, c := range b.forward {
+		_ = c.Close()
+	}
+	b.forwardMu.Unlock()
+	if b.embedded != nil {
+		errs = append(errs, b.embedded.Close())
+	}
+	if b.cache != nil {
+		b.cache.Close()
+	}
+	err := errors.Join(errs...)
+	b.logger.Info("broker stopped", "err", err)
+	return err
+}

@@ -1,0 +1,133 @@
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sluice-mq/sluice/engine/vfs"
+)
+
+// Config is one broker's configuration. `sluice serve` fills it from flags,
+// SLUICE_* environment variables and an optional YAML file.
+type Config struct {
+	ID      int32
+	DataDir string
+	Rack    string
+
+	// Listen is the gRPC address, DataListen the fetch data plane's,
+	// AdminListen the HTTP address of /metrics, /healthz and pprof. Use
+	// 127.0.0.1:0 for a free port; the bound addresses are advertised.
+	Listen      string
+	DataListen  string
+	AdminListen string
+
+	// EtcdEndpoints of an existing etcd cluster. Empty starts an embedded
+	// single-member etcd in DataDir/etcd listening on EtcdListen.
+	EtcdEndpoints []string
+	EtcdListen    string
+	// Cluster names the key prefix /sluice/<Cluster>/.
+	Cluster string
+	// SessionTTL is the etcd lease of the broker's registration; a broker
+	// that cannot renew it stops acting as leader before it expires.
+	SessionTTL time.Duration
+
+	DefaultReplicationFactor int32
+	// TopicDefaults override the built-in topic config defaults on this
+	// broker (for example sync.policy=always).
+	TopicDefaults map[string]string
+
+	MaxRequestBytes  int           // largest gRPC request
+	MaxFetchBytes    int32         // cap on a fetch's max_bytes
+	MaxFetchWait     time.Duration // cap on a fetch's max_wait_ms
+	ProduceTimeout   time.Duration // default acks=all wait
+	BlockCacheBytes  int64         // copy-path block cache; 0 disables it
+	ShutdownTimeout  time.Duration // how long SIGTERM waits for in-flight requests
+	RetentionCheck   time.Duration // retention cleaner interval
+	FS               vfs.FS        // vfs.Default unless a test injects faults
+	Logger           *slog.Logger
+	FastEmbeddedEtcd bool // 10 ms ticks for tests and local trials
+}
+
+// Defaults for Config's zero fields.
+const (
+	DefaultListen         = "127.0.0.1:9400"
+	DefaultDataListen     = "127.0.0.1:9401"
+	DefaultAdminListen    = "127.0.0.1:9402"
+	DefaultEtcdListen     = "127.0.0.1:2379"
+	DefaultCluster        = "default"
+	DefaultSessionTTL     = 6 * time.Second
+	DefaultMaxRequest     = 16 << 20
+	DefaultMaxFetchBytes  = 64 << 20
+	DefaultMaxFetchWait   = 30 * time.Second
+	DefaultProduceTimeout = 30 * time.Second
+	DefaultBlockCache     = 64 << 20
+	DefaultShutdown       = 15 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.DataListen == "" {
+		c.DataListen = DefaultDataListen
+	}
+	if c.AdminListen == "" {
+		c.AdminListen = DefaultAdminListen
+	}
+	if c.EtcdListen == "" {
+		c.EtcdListen = DefaultEtcdListen
+	}
+	if c.Cluster == "" {
+		c.Cluster = DefaultCluster
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.DefaultReplicationFactor <= 0 {
+		c.DefaultReplicationFactor = 1
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = DefaultMaxRequest
+	}
+	if c.MaxFetchBytes <= 0 {
+		c.MaxFetchBytes = DefaultMaxFetchBytes
+	}
+	if c.MaxFetchWait <= 0 {
+		c.MaxFetchWait = DefaultMaxFetchWait
+	}
+	if c.ProduceTimeout <= 0 {
+		c.ProduceTimeout = DefaultProduceTimeout
+	}
+	if c.BlockCacheBytes < 0 {
+		c.BlockCacheBytes = 0
+	} else if c.BlockCacheBytes == 0 {
+		c.BlockCacheBytes = DefaultBlockCache
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdown
+	}
+	if c.RetentionCheck <= 0 {
+		c.RetentionCheck = 5 * time.Minute
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.ID < 0 {
+		return fmt.Errorf("broker: id %d is negative", c.ID)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("broker: data dir is empty")
+	}
+	if err := validateConfigs(c.TopicDefaults); err != nil {
+		return fmt.Errorf("broker: topic defaults: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sluice-mq/sluice/broker/brokerpb"
+	"github.com/sluice-mq/sluice/engine"
+	"github.com/sluice-mq/sluice/engine/record"
+)
+
+// maxProduceTimeout caps a client's acks=all wait.
+const maxProduceTimeout = 5 * time.Minute
+
+// Produce implements the produce path of DESIGN.md §4: validate, append
+// (group commit), wait for the ack level, answer with the offsets and a
+// durability receipt.
+func (b *Broker) Produce(ctx context.Context, req *brokerpb.ProduceRequest) (*brokerpb.ProduceResponse, error) {
+	start := time.Now()
+	resp, e := b.produce(ctx, req)
+	err := errOrNil(e)
+	b.metrics.observe("produce", start, err)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	b.metrics.bytesIn.Add(float64(len(req.Batch)))
+	return resp, nil
+}
+
+func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*brokerpb.ProduceResponse, *Error) {
+	if e := b.checkServing(); e != nil {
+		return nil, e
+	}
+	if e := validateTopicName(req.Topic); e != nil {
+		return nil, e
+	}
+	acks := req.Acks
+	if acks == brokerpb.Acks_ACKS_UNSPECIFIED {
+		acks = brokerpb.Acks_ACKS_ALL
+	}
+	if _, ok := brokerpb.Acks_name[int32(acks)]; !ok {
+		return nil, errf(codeInvalidRequest, "unknown acks value %d", acks)
+	}
+	if req.TimeoutMs < 0 {
+		return nil, errf(codeInvalidRequest, "negative timeout_ms %d", req.TimeoutMs)
+	}
+	p, e := b.partitionFor(req.Topic, req.Partition)
+	if e != nil {
+		return nil, e
+	}
+	st, e := p.leaderFor(req.LeaderEpoch)
+	if e != nil {
+		return nil, e
+	}
+	if len(req.Batch) > st.settings.maxMessageBytes {
+		return nil, errf(codeTooLarge, "batch of %d bytes exceeds max.message.bytes %d of topic %q", len(req.Batch), st.settings.maxMessageBytes, req.Topic)
+	}
+	if e := validateClientBatch(req.Batch); e != nil {
+		return nil, e
+	}
+	if acks == brokerpb.Acks_ACKS_ALL && len(st.isr) < st.settings.minISR {
+		return nil, errf(codeNotEnoughReplicas, "%s-%d has %d in-sync replicas, min.insync.replicas is %d", req.Topic, req.Partition, len(st.isr), st.settings.minISR)
+	}
+	// The batch records which leader epoch wrote it: replication truncates
+	// divergent logs at epoch boundaries (KIP-101).
+	record.SetPartitionLeaderEpoch(req.Batch, st.leaderEpoch)
+	res, err := p.log.Append(req.Batch)
+	if err != nil {
+		e := storageError(err)
+		if errors.Is(err, engine.ErrPoisoned) {
+			// The write may have reached the file before the fsync failed.
+			e.Indefinite = true
+		}
+		return nil, e
+	}
+	if acks == brokerpb.Acks_ACKS_ALL {
+		timeout := b.cfg.ProduceTimeout
+		if req.TimeoutMs > 0 {
+			timeout = min(time.Duration(req.TimeoutMs)*time.Millisecond, maxProduceTimeout)
+		}
+		wctx, cancel := context.WithTimeout(ctx, timeout)
+		e := p.waitCommitted(wctx, st.leaderEpoch, res.LastOffset)
+		cancel()
+		if e != nil {
+			return nil, e
+		}
+	}
+	receipt := &brokerpb.DurabilityReceipt{LeaderEpoch: st.leaderEpoch, Replicas: []int32{b.cfg.ID}}
+	if res.Durable || p.log.DurableEndOffset() > res.LastOffset {
+		receipt.SyncedReplicas = []int32{b.cfg.ID}
+	}
+	return &brokerpb.ProduceResponse{
+		BaseOffset:      res.BaseOffset,
+		LastOffset:      res.LastOffset,
+		LogAppendTimeMs: res.LogAppendTime,
+		LogStartOffset:  p.log.LogStartOffset(),
+		Receipt:         receipt,
+	}, nil
+}
+
+// validateClientBatch checks that bytes from a client are one whole, valid
+// record batch of the shape a producer may send: base offset 0 (the broker
+// assigns offsets), no control or transactional flag, dense offset deltas,
+// a CRC that matches.
+func validateClientBatch(b []byte) *Error {
+	h, err := record.Verify(b)
+	switch {
+	case errors.Is(err, record.ErrBadMagic):
+		return errf(codeInvalidRecord, "%v (Sluice stores RecordBatch v2, magic 2)", err)
+	case errors.Is(err, record.ErrTruncated):
+		return errf(codeCorrupt, "truncated batch: %v", err)
+	case err != nil:
+		return errf(codeCorrupt, "%v", err)
+	}
+	switch {
+	case h.Size() != len(b):
+		return errf(codeInvalidRecord, "request holds %d bytes after the batch; send one batch per request", len(b)-h.Size())
+	case h.BaseOffset != 0:
+		return errf(codeInvalidRecord, "client batch has base offset %d; it must be 0 (the broker assigns offsets)", h.BaseOffset)
+	case h.Attributes.IsControl():
+		return errf(codeInvalidRecord, "client batch has the control flag set")
+	case h.Attributes.IsTransactional():
+		return errf(codeInvalidRecord, "transactional batches are not supported")
+	case h.Attributes.Compression() != record.None:
+		return errf(codeInvalidRecord, "compression %v is not supported yet; send uncompressed batches", h.Attributes.Compression())
+	case h.RecordCount < 1:
+		return errf(codeInvalidRecord, "batch holds no records")
+	case h.LastOffsetDelta != h.RecordCount-1:
+		return errf(codeInvalidRecord, "lastOffsetDelta %d does not match %d records", h.LastOffsetDelta, h.RecordCount)
+	case h.ProducerID != -1:
+		return errf(codeInvalidRecord, "idempotent batches (producer id %d) are not supported yet", h.ProducerID)
+	}
+	want := int32(0)
+	err = record.ForEachRecord(b, func(r record.Record) error {
+		if r.OffsetDelta != want {
+			return errf(codeInvalidRecord, "record %d has offset delta %d", want, r.OffsetDelta)
+		}
+		want++
+		return nil
+	})
+	var be *Error
+	switch {
+	case errors.As(err, &be):
+		return be
+	case err != nil:
+		return errf(codeCorrupt, "%v", err)
+	}
+	return nil
+}
