@@ -355,4 +355,3 @@ func (b *Broker) listOffsets(req *brokerpb.ListOffsetsRequest) (*brokerpb.ListOf
 	}
 	return resp, nil
 }
-
