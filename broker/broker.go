@@ -130,7 +130,7 @@ func (b *Broker) start(ctx context.Context) error {
 	if b.coord, err = coord.NewEtcd(ctx, b.etcd, "/sluice/"+b.cfg.Cluster+"/", b.logger); err != nil {
 		return fmt.Errorf("broker: etcd %v: %w", endpoints, err)
 	}
-	s, err := b.coord.Register(ctx, b.info(), b.cfg.SessionTTL)
+	s, err := b.register(ctx)
 	if err != nil {
 		return fmt.Errorf("broker: register broker %d: %w", b.cfg.ID, err)
 	}
@@ -152,6 +152,27 @@ func (b *Broker) start(ctx context.Context) error {
 	b.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	b.logger.Info("broker started", "addr", b.Addr(), "data", b.DataAddr(), "admin", b.AdminAddr())
 	return nil
+}
+
+// register takes this broker's id in etcd. After a crash the previous
+// process's lease still holds the id until it expires; wait for that (up to
+// two session TTLs) instead of failing, as Kafka waits for a dead broker's
+// session to time out.
+func (b *Broker) register(ctx context.Context) (coord.Session, error) {
+	deadline := time.Now().Add(2*b.cfg.SessionTTL + time.Second)
+	for {
+		s, err := b.coord.Register(ctx, b.info(), b.cfg.SessionTTL)
+		if err == nil || !errors.Is(err, coord.ErrBrokerIDInUse) || time.Now().After(deadline) {
+			return s, err
+		}
+		b.logger.Info("broker id still held by a previous session; waiting for its lease to expire")
+		select {
+		case <-b.coord.Changed():
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func (b *Broker) goLoop(fn func()) {

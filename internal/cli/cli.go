@@ -30,9 +30,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "serve", summary: "run a broker", run: runServe},
-		{name: "topic", summary: "create, list, describe, delete and alter topics"},
-		{name: "produce", summary: "send messages to a topic"},
-		{name: "consume", summary: "read messages from a topic"},
+		{name: "topic", summary: "create, list, describe, delete and alter topics", run: runTopic},
+		{name: "produce", summary: "send messages to a topic (one per stdin line)", run: runProduce},
+		{name: "consume", summary: "read messages from a topic", run: runConsume},
 		{name: "group", summary: "list, describe and reset consumer groups"},
 		{name: "bench", summary: "run benchmarks against raw baselines (sluice bench -h)", run: runBench},
 		{name: "check", summary: "run the delivery and linearizability checkers"},

@@ -103,6 +103,17 @@ func serveSettings() []setting {
 	}
 }
 
+// settingValue is a string flag that acts as a boolean flag (no value
+// needed) for settings whose default is true or false.
+type settingValue struct {
+	s      string
+	isBool bool
+}
+
+func (v *settingValue) String() string     { return v.s }
+func (v *settingValue) Set(s string) error { v.s = s; return nil }
+func (v *settingValue) IsBoolFlag() bool   { return v.isBool }
+
 func parseKVs(v string) (map[string]string, error) {
 	m := map[string]string{}
 	for _, kv := range strings.Split(v, ",") {
@@ -136,9 +147,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	settings := serveSettings()
 	vals := map[string]*string{}
 	for _, s := range settings {
-		v := new(string)
-		vals[s.name] = v
-		fs.StringVar(v, s.name, s.def, fmt.Sprintf("%s (env %s)", s.help, envName(s.name)))
+		v := &settingValue{s: s.def, isBool: s.def == "true" || s.def == "false"}
+		vals[s.name] = &v.s
+		fs.Var(v, s.name, fmt.Sprintf("%s (env %s)", s.help, envName(s.name)))
 	}
 	configFile := fs.String("config", "", "optional YAML file with any of these settings as keys (env SLUICE_CONFIG)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env SLUICE_LOG_LEVEL)")
