@@ -117,6 +117,7 @@ func (d *dataPlane) fetch(c net.Conn, req *brokerpb.DataFetchRequest, out []byte
 	b := d.b
 	resp := brokerpb.DataFetchResponse{CorrelationID: req.CorrelationID, NextOffset: req.Offset}
 	var region engine.Region
+	var part *partition
 	e := func() *Error {
 		if req.ReplicaID >= 0 {
 			return errf(codeInvalidRequest, "replica fetches arrive with replication")
@@ -132,6 +133,7 @@ func (d *dataPlane) fetch(c net.Conn, req *brokerpb.DataFetchRequest, out []byte
 		if e != nil {
 			return e
 		}
+		part = p
 		st, e := b.longPoll(b.ctx, p, fp, func(st *replicaState) (int64, *Error) {
 			region.Release()
 			r, err := p.log.ReadRegion(fp.offset, fp.maxBytes, st.highWatermark)
@@ -157,6 +159,13 @@ func (d *dataPlane) fetch(c net.Conn, req *brokerpb.DataFetchRequest, out []byte
 		resp.Error, resp.ErrorMessage = e.Code, truncateMsg(e.Error())
 		resp.RecordsLength = 0
 		resp.LeaderEpoch = e.LeaderEpoch
+		if part != nil {
+			// The offsets tell a consumer where it may resume, as the
+			// gRPC error's metadata does.
+			st := part.snapshot()
+			resp.LogStartOffset, resp.LogEndOffset = part.log.LogStartOffset(), part.log.LogEndOffset()
+			resp.HighWatermark = st.highWatermark
+		}
 	}
 	out = brokerpb.AppendFetchResponseFrame(out, &resp)
 	if _, err := c.Write(out); err != nil {

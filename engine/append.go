@@ -31,6 +31,7 @@ const (
 	opTruncateFully
 	opRetention
 	opReconfigure
+	opAdvanceStart
 	opClose
 )
 
@@ -239,6 +240,8 @@ func (l *Log) runMaintenance(r *request) {
 		r.deleted, r.err = l.enforceRetention(r.now)
 	case opReconfigure:
 		l.applyReconfig(r.reconfig)
+	case opAdvanceStart:
+		r.err = l.advanceLogStart(r.offset)
 	case opClose:
 		r.err = l.closeWriter()
 	}

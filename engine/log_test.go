@@ -596,3 +596,54 @@ func TestReconfigure(t *testing.T) {
 		t.Fatal("invalid segment size accepted")
 	}
 }
+
+func TestAdvanceLogStart(t *testing.T) {
+	for _, fc := range fsCases {
+		t.Run(fc.name, func(t *testing.T) {
+			fs, dir := fc.new(t)
+			opts := testOptions(fs, dir)
+			l := mustOpen(t, opts)
+			for i := 0; i < 40; i++ {
+				if _, err := l.Append(makeBatch(i, 2, 100, int64(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			segs := l.SegmentCount()
+			end := l.LogEndOffset()
+			if err := l.AdvanceLogStart(end + 1); !errors.Is(err, ErrOffsetOutOfRange) {
+				t.Fatalf("beyond the end: %v", err)
+			}
+			if err := l.AdvanceLogStart(45); err != nil {
+				t.Fatal(err)
+			}
+			if l.LogStartOffset() != 45 || l.SegmentCount() >= segs {
+				t.Fatalf("log start %d, segments %d (before %d)", l.LogStartOffset(), l.SegmentCount(), segs)
+			}
+			if _, err := l.Read(44, 100); !isOffsetRange(err, 45, end) {
+				t.Fatalf("read below the new start: %v", err)
+			}
+			res, err := l.Read(45, 100)
+			if err != nil || len(res.Data) == 0 {
+				t.Fatalf("read at the new start: %v", err)
+			}
+			if err := l.AdvanceLogStart(10); err != nil || l.LogStartOffset() != 45 {
+				t.Fatalf("moving backwards: %v, start %d", err, l.LogStartOffset())
+			}
+			// Survives a clean and an unclean restart.
+			l.Close()
+			l = mustOpen(t, opts)
+			if l.LogStartOffset() != 45 {
+				t.Fatalf("after reopen log start %d", l.LogStartOffset())
+			}
+			l.closing.Store(true)
+			l = mustOpen(t, opts)
+			defer l.Close()
+			if l.LogStartOffset() != 45 {
+				t.Fatalf("after unclean reopen log start %d", l.LogStartOffset())
+			}
+			if err := l.TruncateFullyAndStartAt(100); err != nil || l.LogStartOffset() != 100 {
+				t.Fatalf("truncate fully: %v %d", err, l.LogStartOffset())
+			}
+		})
+	}
+}

@@ -221,6 +221,10 @@ func (l *Log) truncateFully(offset int64) error {
 		s.release()
 		return err
 	}
+	if err := l.writeLogStart(offset); err != nil {
+		s.release()
+		return err
+	}
 	old := l.segments
 	l.mu.Lock()
 	l.segments = []*segment{s}
@@ -270,22 +274,13 @@ func (l *Log) enforceRetention(now time.Time) (int, error) {
 	l.mu.Lock()
 	gone := append([]*segment(nil), l.segments[:n]...)
 	l.segments = append([]*segment(nil), l.segments[n:]...)
-	l.logStartOffset = l.segments[0].base
+	l.logStartOffset = max(l.logStartOffset, l.segments[0].base)
 	l.notifyLocked()
 	l.mu.Unlock()
 	for _, s := range gone {
-		if err := l.removeSegmentFiles(s); err != nil {
-			return 0, l.setPoison(err)
-		}
-		l.stats.deletedSegs.Add(1)
-		l.stats.deletedBytes.Add(s.size)
-		l.logger.Info("retention deleted segment", "file", s.path, "bytes", s.size, "maxTimestamp", s.maxTimestamp)
-		s.release()
+		l.logger.Info("retention deleting segment", "file", s.path, "bytes", s.size, "maxTimestamp", s.maxTimestamp)
 	}
-	if err := l.fs.SyncDir(l.dir); err != nil {
-		return n, l.setPoison(err)
-	}
-	return n, nil
+	return n, l.dropSegments(gone)
 }
 
 // startBackground starts the interval flusher and the retention cleaner.

@@ -148,6 +148,11 @@ func (l *Log) recover() error {
 	}
 	l.logStartOffset = l.segments[0].base
 	l.logEndOffset = act.next
+	if cp, err := l.loadLogStart(); err != nil {
+		return err
+	} else if cp > l.logStartOffset {
+		l.logStartOffset = min(cp, l.logEndOffset)
+	}
 	l.durableEndOffset = act.next
 	return nil
 }

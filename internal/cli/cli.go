@@ -29,6 +29,7 @@ type command struct {
 // to the table (help) without an initialization cycle.
 func commands() []command {
 	return []command{
+		{name: "demo", summary: "start a broker with embedded etcd and show a produce/consume round trip", run: runDemo},
 		{name: "serve", summary: "run a broker", run: runServe},
 		{name: "topic", summary: "create, list, describe, delete and alter topics", run: runTopic},
 		{name: "produce", summary: "send messages to a topic (one per stdin line)", run: runProduce},

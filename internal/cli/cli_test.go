@@ -38,7 +38,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, exitUsage, `sluice: unknown command "frobnicate"`},
-		{[]string{"serve"}, exitUsage, "sluice: serve is not implemented yet (see issues)"},
+		{[]string{"group"}, exitUsage, "sluice: group is not implemented yet (see issues)"},
 		{[]string{"chart", "x"}, exitUsage, "sluice: chart is not implemented yet (see issues)"},
 		{[]string{"bench", "nope"}, exitUsage, `sluice: bench: unknown benchmark "nope"`},
 		{[]string{"dump"}, exitUsage, "sluice: dump: want exactly one PATH"},

@@ -187,4 +187,3 @@ func parseTime(s string) (time.Time, error) {
 	}
 	return t, nil
 }
-
