@@ -78,7 +78,7 @@ func FuzzValidateClientBatch(f *testing.F) {
 	bad[20] ^= 0x80
 	f.Add(bad)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if e := validateClientBatch(data); e != nil {
+		if _, e := validateClientBatch(data); e != nil {
 			if e.Code != codeInvalidRecord && e.Code != codeCorrupt {
 				t.Fatalf("unexpected code %v", e.Code)
 			}

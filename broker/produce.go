@@ -56,7 +56,8 @@ func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*br
 	if len(req.Batch) > st.settings.maxMessageBytes {
 		return nil, errf(codeTooLarge, "batch of %d bytes exceeds max.message.bytes %d of topic %q", len(req.Batch), st.settings.maxMessageBytes, req.Topic)
 	}
-	if e := validateClientBatch(req.Batch); e != nil {
+	h, e := validateClientBatch(req.Batch)
+	if e != nil {
 		return nil, e
 	}
 	if acks == brokerpb.Acks_ACKS_ALL && len(st.isr) < st.settings.minISR {
@@ -65,7 +66,7 @@ func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*br
 	// The batch records which leader epoch wrote it: replication truncates
 	// divergent logs at epoch boundaries (KIP-101).
 	record.SetPartitionLeaderEpoch(req.Batch, st.leaderEpoch)
-	res, err := p.log.Append(req.Batch)
+	res, err := p.log.AppendVerified(req.Batch, h)
 	if err != nil {
 		e := storageError(err)
 		if errors.Is(err, engine.ErrPoisoned) {
@@ -102,34 +103,36 @@ func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*br
 // validateClientBatch checks that bytes from a client are one whole, valid
 // record batch of the shape a producer may send: base offset 0 (the broker
 // assigns offsets), no control or transactional flag, dense offset deltas,
-// a CRC that matches.
-func validateClientBatch(b []byte) *Error {
-	h, err := record.Verify(b)
-	switch {
-	case errors.Is(err, record.ErrBadMagic):
-		return errf(codeInvalidRecord, "%v (Sluice stores RecordBatch v2, magic 2)", err)
-	case errors.Is(err, record.ErrTruncated):
-		return errf(codeCorrupt, "truncated batch: %v", err)
-	case err != nil:
-		return errf(codeCorrupt, "%v", err)
+// a CRC that matches. The CRC is computed once, in the same pass that
+// decodes the records; the engine is then told the batch is verified.
+func validateClientBatch(b []byte) (record.Header, *Error) {
+	h, err := record.ParseHeader(b)
+	if e := batchError(err); e != nil {
+		return h, e
 	}
+	var e *Error
 	switch {
+	case h.Size() > len(b):
+		e = errf(codeCorrupt, "truncated batch: declares %d bytes, request holds %d", h.Size(), len(b))
 	case h.Size() != len(b):
-		return errf(codeInvalidRecord, "request holds %d bytes after the batch; send one batch per request", len(b)-h.Size())
+		e = errf(codeInvalidRecord, "request holds %d bytes after the batch; send one batch per request", len(b)-h.Size())
 	case h.BaseOffset != 0:
-		return errf(codeInvalidRecord, "client batch has base offset %d; it must be 0 (the broker assigns offsets)", h.BaseOffset)
+		e = errf(codeInvalidRecord, "client batch has base offset %d; it must be 0 (the broker assigns offsets)", h.BaseOffset)
 	case h.Attributes.IsControl():
-		return errf(codeInvalidRecord, "client batch has the control flag set")
+		e = errf(codeInvalidRecord, "client batch has the control flag set")
 	case h.Attributes.IsTransactional():
-		return errf(codeInvalidRecord, "transactional batches are not supported")
+		e = errf(codeInvalidRecord, "transactional batches are not supported")
 	case h.Attributes.Compression() != record.None:
-		return errf(codeInvalidRecord, "compression %v is not supported yet; send uncompressed batches", h.Attributes.Compression())
+		e = errf(codeInvalidRecord, "compression %v is not supported yet; send uncompressed batches", h.Attributes.Compression())
 	case h.RecordCount < 1:
-		return errf(codeInvalidRecord, "batch holds no records")
+		e = errf(codeInvalidRecord, "batch holds no records")
 	case h.LastOffsetDelta != h.RecordCount-1:
-		return errf(codeInvalidRecord, "lastOffsetDelta %d does not match %d records", h.LastOffsetDelta, h.RecordCount)
+		e = errf(codeInvalidRecord, "lastOffsetDelta %d does not match %d records", h.LastOffsetDelta, h.RecordCount)
 	case h.ProducerID != -1:
-		return errf(codeInvalidRecord, "idempotent batches (producer id %d) are not supported yet", h.ProducerID)
+		e = errf(codeInvalidRecord, "idempotent batches (producer id %d) are not supported yet", h.ProducerID)
+	}
+	if e != nil {
+		return h, e
 	}
 	want := int32(0)
 	err = record.ForEachRecord(b, func(r record.Record) error {
@@ -140,11 +143,21 @@ func validateClientBatch(b []byte) *Error {
 		return nil
 	})
 	var be *Error
-	switch {
-	case errors.As(err, &be):
-		return be
-	case err != nil:
-		return errf(codeCorrupt, "%v", err)
+	if errors.As(err, &be) {
+		return h, be
 	}
-	return nil
+	return h, batchError(err)
+}
+
+// batchError maps a record package error to the protocol code.
+func batchError(err error) *Error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, record.ErrBadMagic):
+		return errf(codeInvalidRecord, "%v (Sluice stores RecordBatch v2, magic 2)", err)
+	case errors.Is(err, record.ErrTruncated):
+		return errf(codeCorrupt, "truncated batch: %v", err)
+	}
+	return errf(codeCorrupt, "%v", err)
 }

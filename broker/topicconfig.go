@@ -60,7 +60,7 @@ var topicConfigSpecs = map[string]configSpec{
 	CfgMaxMessageBytes:      {strconv.Itoa(DefaultMaxMessageBytes), intRange(MinMaxMessageBytes, MaxMaxMessageBytes), "largest record batch accepted"},
 	CfgMinInsyncReplicas:    {"1", intRange(1, MaxReplicationFactor), "acks=all needs at least this many in-sync replicas"},
 	CfgIndexIntervalBytes:   {strconv.Itoa(defaultIndexInterval), intRange(1, 1<<20), "bytes between sparse index entries"},
-	CfgPreallocate:          {"none", checkPrealloc, "active segment preallocation: none, fallocate, zerofill"},
+	CfgPreallocate:          {"auto", checkPrealloc, "active segment preallocation: auto (zerofill under sync.policy=always, else none), none, fallocate, zerofill"},
 	CfgReplicationMode:      {"isr", oneOf("isr", "quorum"), "acks=all commit rule: isr (every in-sync replica) or quorum (a majority)"},
 	CfgUncleanLeaderElction: {"false", oneOf("true", "false"), "allow a replica outside the ISR to become leader (loses data)"},
 }

@@ -75,11 +75,23 @@ func (l *Log) AppendReplica(batch []byte) (AppendResult, error) {
 	return l.append(opAppendReplica, batch)
 }
 
+// AppendVerified is Append for a batch whose CRC the caller has already
+// checked: h must be what record.Verify returned for batch. The broker's
+// produce validation checks every batch once; checking it again here would
+// add a second pass over every byte on the append path.
+func (l *Log) AppendVerified(batch []byte, h record.Header) (AppendResult, error) {
+	return l.appendHeader(opAppend, batch, h)
+}
+
 func (l *Log) append(kind opKind, batch []byte) (AppendResult, error) {
 	h, err := record.Verify(batch)
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("%w: %w", ErrInvalidBatch, err)
 	}
+	return l.appendHeader(kind, batch, h)
+}
+
+func (l *Log) appendHeader(kind opKind, batch []byte, h record.Header) (AppendResult, error) {
 	if h.Size() != len(batch) {
 		return AppendResult{}, fmt.Errorf("%w: %d trailing bytes after the batch", ErrInvalidBatch, len(batch)-h.Size())
 	}
@@ -99,8 +111,17 @@ func (l *Log) Sync() error {
 // when no one else is.
 func (l *Log) submit(r *request) {
 	r.wake = make(chan struct{}, 1)
+	l.inflight.Add(1)
+	defer l.inflight.Add(-1)
 	l.qmu.Lock()
 	l.queue = append(l.queue, r)
+	if l.waitingForGroup {
+		l.waitingForGroup = false
+		select {
+		case l.arrived <- struct{}{}:
+		default:
+		}
+	}
 	if l.leading {
 		l.qmu.Unlock()
 		<-r.wake
@@ -117,6 +138,7 @@ func (l *Log) submit(r *request) {
 
 // lead runs one group commit containing self, then passes the leadership on.
 func (l *Log) lead(self *request) {
+	l.awaitGroup()
 	l.qmu.Lock()
 	n, bytes := 0, 0
 	for n < len(l.queue) {
@@ -134,6 +156,15 @@ func (l *Log) lead(self *request) {
 	l.process(group)
 	l.stats.unsynced.Store(l.unsyncedBytes)
 
+	// Wake the finished group before passing the leadership on, so that
+	// with a GroupCommitDelay its appenders can queue again while the next
+	// leader waits for them.
+	for _, r := range group {
+		r.done = true
+		if r != self {
+			r.wake <- struct{}{}
+		}
+	}
 	l.qmu.Lock()
 	var next *request
 	if len(l.queue) > 0 {
@@ -145,10 +176,37 @@ func (l *Log) lead(self *request) {
 	if next != nil {
 		next.wake <- struct{}{}
 	}
-	for _, r := range group {
-		r.done = true
-		if r != self {
-			r.wake <- struct{}{}
+}
+
+// awaitGroup implements GroupCommitDelay. An appender cannot append again
+// until its previous append is durable, so while one group syncs only the
+// appenders outside it can queue: without a delay, groups are at most half
+// the appenders. The leader may instead wait, bounded by the delay, until
+// every goroutine inside Append has queued. Off by default: it trades up to
+// the delay of latency for larger groups (MySQL's
+// binlog_group_commit_sync_delay is the same knob).
+func (l *Log) awaitGroup() {
+	d := l.opts.GroupCommitDelay
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		l.qmu.Lock()
+		if int64(len(l.queue)) >= l.inflight.Load() {
+			l.qmu.Unlock()
+			return
+		}
+		l.waitingForGroup = true
+		l.qmu.Unlock()
+		select {
+		case <-l.arrived:
+		case <-timer.C:
+			l.qmu.Lock()
+			l.waitingForGroup = false
+			l.qmu.Unlock()
+			return
 		}
 	}
 }
@@ -317,7 +375,7 @@ func (l *Log) flush(w *pendingWrite) []*request {
 // write and leaves the log usable; anything else poisons it.
 func (l *Log) writeError(s *segment, pos int64, err error) error {
 	if isDiskFull(err) {
-		if l.opts.Prealloc == PreallocZeroFill && s.physicalSize > pos {
+		if s.physicalSize > pos {
 			// The bytes after pos may be a mix of data and zeros: restore zeros.
 			if zerr := writeZeros(s, pos, min(s.physicalSize, pos+int64(l.opts.MaxGroupBytes))); zerr != nil {
 				if terr := s.file.Truncate(pos); terr != nil {
@@ -394,7 +452,7 @@ func (l *Log) roll() error {
 		}
 		return l.setPoison(err)
 	}
-	if l.opts.Prealloc == PreallocZeroFill && old.physicalSize > old.size {
+	if old.physicalSize > old.size {
 		if err := old.file.Truncate(old.size); err != nil {
 			s.release()
 			return l.setPoison(err)
@@ -422,7 +480,7 @@ func (l *Log) roll() error {
 		s.release()
 		return l.setPoison(err)
 	}
-	if l.opts.Prealloc == PreallocFallocate {
+	if l.opts.prealloc() == PreallocFallocate {
 		if err := s.file.Preallocate(0, l.opts.SegmentBytes); err != nil && !isDiskFull(err) {
 			s.release()
 			return l.setPoison(err)
@@ -461,7 +519,7 @@ var zeroBlock = make([]byte, 1<<20)
 // ensureFilled keeps zeros written ahead of the write position when the
 // zero-fill policy is on, so appends overwrite allocated, written blocks.
 func (l *Log) ensureFilled(s *segment, need int64) error {
-	if l.opts.Prealloc != PreallocZeroFill || need <= s.physicalSize {
+	if l.opts.prealloc() != PreallocZeroFill || need <= s.physicalSize {
 		return nil
 	}
 	target := min(max(need, s.physicalSize+l.opts.ZeroFillChunkBytes), l.opts.SegmentBytes)

@@ -34,9 +34,12 @@ type Log struct {
 	closed           bool
 	poison           error
 
-	qmu     sync.Mutex
-	queue   []*request
-	leading bool
+	qmu             sync.Mutex
+	queue           []*request
+	leading         bool
+	waitingForGroup bool          // the leader waits in awaitGroup
+	arrived         chan struct{} // signalled when a request queues while it waits
+	inflight        atomic.Int64  // goroutines inside submit
 
 	// Writer-only state.
 	unsyncedBytes int64

@@ -69,7 +69,7 @@ func (l *Log) Close() error {
 // closeWriter runs inside the writer: make the log durable and say so.
 func (l *Log) closeWriter() error {
 	act := l.active()
-	if l.opts.Prealloc == PreallocZeroFill && act.physicalSize > act.size {
+	if act.physicalSize > act.size {
 		if err := act.file.Truncate(act.size); err != nil {
 			return l.setPoison(err)
 		}

@@ -5,11 +5,12 @@ import "time"
 // Reconfig holds the settings that can change while a log is open (a topic's
 // configuration altered at run time). Nil fields stay as they are.
 type Reconfig struct {
-	SegmentBytes   *int64
-	SegmentMaxAge  *time.Duration
-	Sync           *SyncPolicy
-	RetentionTime  *time.Duration
-	RetentionBytes *int64
+	SegmentBytes     *int64
+	SegmentMaxAge    *time.Duration
+	Sync             *SyncPolicy
+	RetentionTime    *time.Duration
+	RetentionBytes   *int64
+	GroupCommitDelay *time.Duration
 }
 
 // Reconfigure applies new settings. They take effect from the next group
@@ -31,6 +32,9 @@ func (l *Log) Reconfigure(rc Reconfig) error {
 	}
 	if rc.RetentionBytes != nil {
 		next.RetentionBytes = *rc.RetentionBytes
+	}
+	if rc.GroupCommitDelay != nil {
+		next.GroupCommitDelay = *rc.GroupCommitDelay
 	}
 	if err := next.withDefaults().validate(); err != nil {
 		return err
@@ -59,5 +63,6 @@ func (l *Log) applyReconfig(o Options) {
 	l.opts.Sync = o.Sync
 	l.opts.RetentionTime = o.RetentionTime
 	l.opts.RetentionBytes = o.RetentionBytes
+	l.opts.GroupCommitDelay = o.GroupCommitDelay
 	l.mu.Unlock()
 }

@@ -37,6 +37,7 @@ func Open(opts Options) (*Log, error) {
 		logger:  opts.Logger.With("log", opts.Dir),
 		changed: make(chan struct{}),
 		stop:    make(chan struct{}),
+		arrived: make(chan struct{}, 1),
 	}
 	if err := l.recover(); err != nil {
 		for _, s := range l.segments {
@@ -466,14 +467,14 @@ func (l *Log) prepareActive(s *segment) error {
 	if s.physicalSize < s.size {
 		s.physicalSize = s.size
 	}
-	if l.opts.Prealloc != PreallocZeroFill && s.physicalSize > s.size {
+	if l.opts.prealloc() != PreallocZeroFill && s.physicalSize > s.size {
 		// A zero tail from an earlier zero-fill run: drop it.
 		if err := s.file.Truncate(s.size); err != nil {
 			return err
 		}
 		s.physicalSize = s.size
 	}
-	if l.opts.Prealloc == PreallocFallocate {
+	if l.opts.prealloc() == PreallocFallocate {
 		if err := s.file.Preallocate(s.size, l.opts.SegmentBytes-s.size); err != nil {
 			return err
 		}

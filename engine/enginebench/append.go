@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-mq/sluice/engine"
+	"github.com/sluice-mq/sluice/engine/record"
 	"github.com/sluice-mq/sluice/engine/vfs"
 )
 
@@ -98,6 +99,10 @@ type NeverParams struct {
 	TotalBytes int64
 	// MaxDuration bounds the run.
 	MaxDuration time.Duration
+	// Verified appends with AppendVerified (the CRC checked once by the
+	// caller, as the broker's produce validation does) instead of Append
+	// (which checks the CRC itself).
+	Verified bool
 }
 
 // AppendNever appends 64 KiB batches of 1 KiB records (built up front, 16
@@ -110,6 +115,12 @@ func AppendNever(parent string, p NeverParams) (m Measurement, err error) {
 	}
 	defer func() { err = errors.Join(err, RemoveDir(dir)) }()
 	batches := makeBatches(16, BigBatchRecords)
+	headers := make([]record.Header, len(batches))
+	for i, b := range batches {
+		if headers[i], err = record.Verify(b); err != nil {
+			return m, err
+		}
+	}
 	l, err := openLog(dir, vfs.Default, engine.SyncPolicyNever, engine.PreallocNone, nil)
 	if err != nil {
 		return m, err
@@ -118,8 +129,14 @@ func AppendNever(parent string, p NeverParams) (m Measurement, err error) {
 	start := time.Now()
 	deadline := start.Add(p.MaxDuration)
 	for m.Bytes < p.TotalBytes {
-		b := batches[m.Ops%int64(len(batches))]
-		if _, err := l.Append(b); err != nil {
+		i := m.Ops % int64(len(batches))
+		b := batches[i]
+		if p.Verified {
+			_, err = l.AppendVerified(b, headers[i])
+		} else {
+			_, err = l.Append(b)
+		}
+		if err != nil {
 			return m, err
 		}
 		m.Bytes += int64(len(b))
@@ -175,6 +192,8 @@ type SyncParams struct {
 	Prealloc engine.Prealloc
 	// RecordLatency keeps every Append's latency in OpLatency.
 	RecordLatency bool
+	// GroupCommitDelay is the log's engine.Options.GroupCommitDelay.
+	GroupCommitDelay time.Duration
 }
 
 // AppendSync runs p.Appenders goroutines, each owning one batch, that loop
@@ -190,7 +209,10 @@ func AppendSync(parent string, p SyncParams) (m Measurement, err error) {
 	}
 	defer func() { err = errors.Join(err, RemoveDir(dir)) }()
 	timer := &syncTimer{}
-	l, err := openLog(dir, timedFS{FS: vfs.Default, t: timer}, engine.SyncPolicyAlways, p.Prealloc, nil)
+	l, err := engine.Open(engine.Options{
+		FS: timedFS{FS: vfs.Default, t: timer}, Dir: dir, Sync: engine.SyncPolicyAlways, Prealloc: p.Prealloc,
+		GroupCommitDelay: p.GroupCommitDelay, RetentionCheckInterval: -1, Logger: quietLogger,
+	})
 	if err != nil {
 		return m, err
 	}
