@@ -135,6 +135,11 @@ func (b *Broker) start(ctx context.Context) error {
 		return fmt.Errorf("broker: register broker %d: %w", b.cfg.ID, err)
 	}
 	b.session.Store(&sessionBox{s})
+	// Serve only once the cached metadata shows this broker: until then a
+	// CreateTopic here would count no live brokers.
+	if err := b.waitSelfVisible(ctx); err != nil {
+		return fmt.Errorf("broker: waiting to see its own registration: %w", err)
+	}
 
 	b.health = health.NewServer()
 	b.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(b.cfg.MaxRequestBytes), grpc.MaxSendMsgSize(int(b.cfg.MaxFetchBytes)+(1<<20)))
@@ -171,6 +176,20 @@ func (b *Broker) register(ctx context.Context) (coord.Session, error) {
 		case <-time.After(200 * time.Millisecond):
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+	}
+}
+
+func (b *Broker) waitSelfVisible(ctx context.Context) error {
+	for {
+		changed := b.coord.Changed()
+		if _, ok := b.coord.Snapshot().Brokers[b.cfg.ID]; ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }

@@ -130,3 +130,15 @@ func TestSurvivesEtcdRestart(t *testing.T) {
 		t.Fatalf("high watermark %d after restart", res.HighWatermark)
 	}
 }
+
+// TestStartSeesItself: Start returns only once the broker's metadata lists
+// the broker itself, so an admin call right after Start counts it as live
+// (a CreateTopic racing the watch used to see no live brokers).
+func TestStartSeesItself(t *testing.T) {
+	for i := range 3 {
+		b := startTestBroker(t, testConfig(t))
+		if _, ok := b.coord.Snapshot().Brokers[b.ID()]; !ok {
+			t.Fatalf("start %d: the broker's own registration is not in its metadata yet", i)
+		}
+	}
+}
