@@ -414,10 +414,9 @@ func (s *suite) syncGroup() error {
 		s.report.Rows[len(s.report.Rows)-1].Detail = "no commit delay: a group holds at most the appenders outside the group in flight (N/2)"
 		r := s.row("sync", fmt.Sprintf("  same with GroupCommitDelay=%v", GroupDelay), "MB/s", delayed, mbps, mbps, 8, false)
 		kept, _, _ := s.keep(delayed)
-		var gs, p50 []float64
+		var gs []float64
 		for _, p := range kept {
 			gs = append(gs, p.eng.AppendsPerGroup())
-			p50 = append(p50, p.eng.MBps())
 		}
 		g, _, _ := median(gs)
 		s.report.Rows[len(s.report.Rows)-1].Detail = fmt.Sprintf("%.1f appends/group with the delay (verdict %s)", g, r.Verdict)
