@@ -24,7 +24,7 @@ func ExampleKafkaPartition() {
 // Producing with acks=all and waiting for each acknowledgement.
 func ExampleProducer_Send() {
 	ctx := context.Background()
-	c, err := client.Dial(ctx, []string{"localhost:9092"})
+	c, err := client.Dial(ctx, []string{"127.0.0.1:9400"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func ExampleProducer_Send() {
 // order per partition; Flush waits for all of them.
 func ExampleProducer_SendAsync() {
 	ctx := context.Background()
-	c, err := client.Dial(ctx, []string{"localhost:9092"})
+	c, err := client.Dial(ctx, []string{"127.0.0.1:9400"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func ExampleProducer_SendAsync() {
 // Reading a partition from the beginning.
 func ExampleConsumer_Poll() {
 	ctx := context.Background()
-	c, err := client.Dial(ctx, []string{"localhost:9092"})
+	c, err := client.Dial(ctx, []string{"127.0.0.1:9400"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func ExampleConsumer_Poll() {
 // Creating a topic and listing its offsets.
 func ExampleClient_CreateTopic() {
 	ctx := context.Background()
-	c, err := client.Dial(ctx, []string{"localhost:9092"})
+	c, err := client.Dial(ctx, []string{"127.0.0.1:9400"})
 	if err != nil {
 		log.Fatal(err)
 	}
