@@ -1716,6 +1716,1446 @@ func (x *ListOffsetsResponse) GetLeaderEpoch() int32 {
 	return 0
 }
 
+type TopicPartition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopicPartition) Reset() {
+	*x = TopicPartition{}
+	mi := &file_sluice_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopicPartition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopicPartition) ProtoMessage() {}
+
+func (x *TopicPartition) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopicPartition.ProtoReflect.Descriptor instead.
+func (*TopicPartition) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TopicPartition) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *TopicPartition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+type FindCoordinatorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindCoordinatorRequest) Reset() {
+	*x = FindCoordinatorRequest{}
+	mi := &file_sluice_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindCoordinatorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindCoordinatorRequest) ProtoMessage() {}
+
+func (x *FindCoordinatorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindCoordinatorRequest.ProtoReflect.Descriptor instead.
+func (*FindCoordinatorRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *FindCoordinatorRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+type FindCoordinatorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Coordinator   int32                  `protobuf:"varint,1,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
+	Addr          string                 `protobuf:"bytes,2,opt,name=addr,proto3" json:"addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindCoordinatorResponse) Reset() {
+	*x = FindCoordinatorResponse{}
+	mi := &file_sluice_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindCoordinatorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindCoordinatorResponse) ProtoMessage() {}
+
+func (x *FindCoordinatorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindCoordinatorResponse.ProtoReflect.Descriptor instead.
+func (*FindCoordinatorResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *FindCoordinatorResponse) GetCoordinator() int32 {
+	if x != nil {
+		return x.Coordinator
+	}
+	return 0
+}
+
+func (x *FindCoordinatorResponse) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+type GroupHeartbeatRequest struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Group              string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	MemberId           string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`           // empty to join
+	MemberEpoch        int32                  `protobuf:"varint,3,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"` // 0: join; -1: leave; else the member's epoch
+	Topics             []string               `protobuf:"bytes,4,rep,name=topics,proto3" json:"topics,omitempty"`                               // subscription; empty with topics_set=false: unchanged
+	TopicsSet          bool                   `protobuf:"varint,5,opt,name=topics_set,json=topicsSet,proto3" json:"topics_set,omitempty"`
+	TagFilter          string                 `protobuf:"bytes,6,opt,name=tag_filter,json=tagFilter,proto3" json:"tag_filter,omitempty"` // server-side record filter on headers
+	TagFilterSet       bool                   `protobuf:"varint,7,opt,name=tag_filter_set,json=tagFilterSet,proto3" json:"tag_filter_set,omitempty"`
+	Assignor           string                 `protobuf:"bytes,8,opt,name=assignor,proto3" json:"assignor,omitempty"` // sticky (default), range, roundrobin
+	Owned              []*TopicPartition      `protobuf:"bytes,9,rep,name=owned,proto3" json:"owned,omitempty"`       // what the member owns now
+	OwnedSet           bool                   `protobuf:"varint,10,opt,name=owned_set,json=ownedSet,proto3" json:"owned_set,omitempty"`
+	SessionTimeoutMs   int32                  `protobuf:"varint,11,opt,name=session_timeout_ms,json=sessionTimeoutMs,proto3" json:"session_timeout_ms,omitempty"`
+	RebalanceTimeoutMs int32                  `protobuf:"varint,12,opt,name=rebalance_timeout_ms,json=rebalanceTimeoutMs,proto3" json:"rebalance_timeout_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *GroupHeartbeatRequest) Reset() {
+	*x = GroupHeartbeatRequest{}
+	mi := &file_sluice_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupHeartbeatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupHeartbeatRequest) ProtoMessage() {}
+
+func (x *GroupHeartbeatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupHeartbeatRequest.ProtoReflect.Descriptor instead.
+func (*GroupHeartbeatRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GroupHeartbeatRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupHeartbeatRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *GroupHeartbeatRequest) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
+}
+
+func (x *GroupHeartbeatRequest) GetTopics() []string {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *GroupHeartbeatRequest) GetTopicsSet() bool {
+	if x != nil {
+		return x.TopicsSet
+	}
+	return false
+}
+
+func (x *GroupHeartbeatRequest) GetTagFilter() string {
+	if x != nil {
+		return x.TagFilter
+	}
+	return ""
+}
+
+func (x *GroupHeartbeatRequest) GetTagFilterSet() bool {
+	if x != nil {
+		return x.TagFilterSet
+	}
+	return false
+}
+
+func (x *GroupHeartbeatRequest) GetAssignor() string {
+	if x != nil {
+		return x.Assignor
+	}
+	return ""
+}
+
+func (x *GroupHeartbeatRequest) GetOwned() []*TopicPartition {
+	if x != nil {
+		return x.Owned
+	}
+	return nil
+}
+
+func (x *GroupHeartbeatRequest) GetOwnedSet() bool {
+	if x != nil {
+		return x.OwnedSet
+	}
+	return false
+}
+
+func (x *GroupHeartbeatRequest) GetSessionTimeoutMs() int32 {
+	if x != nil {
+		return x.SessionTimeoutMs
+	}
+	return 0
+}
+
+func (x *GroupHeartbeatRequest) GetRebalanceTimeoutMs() int32 {
+	if x != nil {
+		return x.RebalanceTimeoutMs
+	}
+	return 0
+}
+
+type GroupHeartbeatResponse struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	MemberId            string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	MemberEpoch         int32                  `protobuf:"varint,2,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
+	HeartbeatIntervalMs int32                  `protobuf:"varint,3,opt,name=heartbeat_interval_ms,json=heartbeatIntervalMs,proto3" json:"heartbeat_interval_ms,omitempty"`
+	Assignment          []*TopicPartition      `protobuf:"bytes,4,rep,name=assignment,proto3" json:"assignment,omitempty"` // the partitions to own now
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *GroupHeartbeatResponse) Reset() {
+	*x = GroupHeartbeatResponse{}
+	mi := &file_sluice_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupHeartbeatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupHeartbeatResponse) ProtoMessage() {}
+
+func (x *GroupHeartbeatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupHeartbeatResponse.ProtoReflect.Descriptor instead.
+func (*GroupHeartbeatResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GroupHeartbeatResponse) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *GroupHeartbeatResponse) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
+}
+
+func (x *GroupHeartbeatResponse) GetHeartbeatIntervalMs() int32 {
+	if x != nil {
+		return x.HeartbeatIntervalMs
+	}
+	return 0
+}
+
+func (x *GroupHeartbeatResponse) GetAssignment() []*TopicPartition {
+	if x != nil {
+		return x.Assignment
+	}
+	return nil
+}
+
+type OffsetCommit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset        int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"` // the next offset to consume
+	Metadata      string                 `protobuf:"bytes,4,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OffsetCommit) Reset() {
+	*x = OffsetCommit{}
+	mi := &file_sluice_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OffsetCommit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OffsetCommit) ProtoMessage() {}
+
+func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OffsetCommit.ProtoReflect.Descriptor instead.
+func (*OffsetCommit) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *OffsetCommit) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *OffsetCommit) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *OffsetCommit) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *OffsetCommit) GetMetadata() string {
+	if x != nil {
+		return x.Metadata
+	}
+	return ""
+}
+
+type CommitOffsetsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"` // empty with member_epoch -1: a commit outside group membership (only for an empty group)
+	MemberEpoch   int32                  `protobuf:"varint,3,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
+	Offsets       []*OffsetCommit        `protobuf:"bytes,4,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitOffsetsRequest) Reset() {
+	*x = CommitOffsetsRequest{}
+	mi := &file_sluice_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitOffsetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitOffsetsRequest) ProtoMessage() {}
+
+func (x *CommitOffsetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitOffsetsRequest.ProtoReflect.Descriptor instead.
+func (*CommitOffsetsRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CommitOffsetsRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *CommitOffsetsRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *CommitOffsetsRequest) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
+}
+
+func (x *CommitOffsetsRequest) GetOffsets() []*OffsetCommit {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+type CommitOffsetsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitOffsetsResponse) Reset() {
+	*x = CommitOffsetsResponse{}
+	mi := &file_sluice_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitOffsetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitOffsetsResponse) ProtoMessage() {}
+
+func (x *CommitOffsetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitOffsetsResponse.ProtoReflect.Descriptor instead.
+func (*CommitOffsetsResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{30}
+}
+
+type FetchOffsetsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Partitions    []*TopicPartition      `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"` // empty: all committed partitions
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchOffsetsRequest) Reset() {
+	*x = FetchOffsetsRequest{}
+	mi := &file_sluice_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchOffsetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchOffsetsRequest) ProtoMessage() {}
+
+func (x *FetchOffsetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchOffsetsRequest.ProtoReflect.Descriptor instead.
+func (*FetchOffsetsRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *FetchOffsetsRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *FetchOffsetsRequest) GetPartitions() []*TopicPartition {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type CommittedOffset struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset        int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"` // -1: none committed
+	Metadata      string                 `protobuf:"bytes,4,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	MemberEpoch   int32                  `protobuf:"varint,5,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommittedOffset) Reset() {
+	*x = CommittedOffset{}
+	mi := &file_sluice_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommittedOffset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommittedOffset) ProtoMessage() {}
+
+func (x *CommittedOffset) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommittedOffset.ProtoReflect.Descriptor instead.
+func (*CommittedOffset) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CommittedOffset) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *CommittedOffset) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *CommittedOffset) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *CommittedOffset) GetMetadata() string {
+	if x != nil {
+		return x.Metadata
+	}
+	return ""
+}
+
+func (x *CommittedOffset) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
+}
+
+type FetchOffsetsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offsets       []*CommittedOffset     `protobuf:"bytes,1,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchOffsetsResponse) Reset() {
+	*x = FetchOffsetsResponse{}
+	mi := &file_sluice_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchOffsetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchOffsetsResponse) ProtoMessage() {}
+
+func (x *FetchOffsetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchOffsetsResponse.ProtoReflect.Descriptor instead.
+func (*FetchOffsetsResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *FetchOffsetsResponse) GetOffsets() []*CommittedOffset {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+type GroupMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	MemberEpoch   int32                  `protobuf:"varint,2,opt,name=member_epoch,json=memberEpoch,proto3" json:"member_epoch,omitempty"`
+	Topics        []string               `protobuf:"bytes,3,rep,name=topics,proto3" json:"topics,omitempty"`
+	TagFilter     string                 `protobuf:"bytes,4,opt,name=tag_filter,json=tagFilter,proto3" json:"tag_filter,omitempty"`
+	Assignment    []*TopicPartition      `protobuf:"bytes,5,rep,name=assignment,proto3" json:"assignment,omitempty"`
+	Target        []*TopicPartition      `protobuf:"bytes,6,rep,name=target,proto3" json:"target,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupMember) Reset() {
+	*x = GroupMember{}
+	mi := &file_sluice_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupMember) ProtoMessage() {}
+
+func (x *GroupMember) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupMember.ProtoReflect.Descriptor instead.
+func (*GroupMember) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GroupMember) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *GroupMember) GetMemberEpoch() int32 {
+	if x != nil {
+		return x.MemberEpoch
+	}
+	return 0
+}
+
+func (x *GroupMember) GetTopics() []string {
+	if x != nil {
+		return x.Topics
+	}
+	return nil
+}
+
+func (x *GroupMember) GetTagFilter() string {
+	if x != nil {
+		return x.TagFilter
+	}
+	return ""
+}
+
+func (x *GroupMember) GetAssignment() []*TopicPartition {
+	if x != nil {
+		return x.Assignment
+	}
+	return nil
+}
+
+func (x *GroupMember) GetTarget() []*TopicPartition {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+type PartitionLag struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Committed     int64                  `protobuf:"varint,3,opt,name=committed,proto3" json:"committed,omitempty"`                              // -1: none
+	HighWatermark int64                  `protobuf:"varint,4,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"` // -1: unknown (leader elsewhere and unreachable)
+	Lag           int64                  `protobuf:"varint,5,opt,name=lag,proto3" json:"lag,omitempty"`                                          // high_watermark - committed, -1 when unknown
+	Owner         string                 `protobuf:"bytes,6,opt,name=owner,proto3" json:"owner,omitempty"`                                       // member id, empty when unassigned
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionLag) Reset() {
+	*x = PartitionLag{}
+	mi := &file_sluice_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionLag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionLag) ProtoMessage() {}
+
+func (x *PartitionLag) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionLag.ProtoReflect.Descriptor instead.
+func (*PartitionLag) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *PartitionLag) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *PartitionLag) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetCommitted() int64 {
+	if x != nil {
+		return x.Committed
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetHighWatermark() int64 {
+	if x != nil {
+		return x.HighWatermark
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetLag() int64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+func (x *PartitionLag) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+type DescribeGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"` // empty, assigning, reconciling, stable
+	GroupEpoch    int32                  `protobuf:"varint,3,opt,name=group_epoch,json=groupEpoch,proto3" json:"group_epoch,omitempty"`
+	Assignor      string                 `protobuf:"bytes,4,opt,name=assignor,proto3" json:"assignor,omitempty"`
+	Coordinator   int32                  `protobuf:"varint,5,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
+	Members       []*GroupMember         `protobuf:"bytes,6,rep,name=members,proto3" json:"members,omitempty"`
+	Partitions    []*PartitionLag        `protobuf:"bytes,7,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeGroupResponse) Reset() {
+	*x = DescribeGroupResponse{}
+	mi := &file_sluice_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeGroupResponse) ProtoMessage() {}
+
+func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeGroupResponse.ProtoReflect.Descriptor instead.
+func (*DescribeGroupResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DescribeGroupResponse) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *DescribeGroupResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *DescribeGroupResponse) GetGroupEpoch() int32 {
+	if x != nil {
+		return x.GroupEpoch
+	}
+	return 0
+}
+
+func (x *DescribeGroupResponse) GetAssignor() string {
+	if x != nil {
+		return x.Assignor
+	}
+	return ""
+}
+
+func (x *DescribeGroupResponse) GetCoordinator() int32 {
+	if x != nil {
+		return x.Coordinator
+	}
+	return 0
+}
+
+func (x *DescribeGroupResponse) GetMembers() []*GroupMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *DescribeGroupResponse) GetPartitions() []*PartitionLag {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type DescribeGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeGroupRequest) Reset() {
+	*x = DescribeGroupRequest{}
+	mi := &file_sluice_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeGroupRequest) ProtoMessage() {}
+
+func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeGroupRequest.ProtoReflect.Descriptor instead.
+func (*DescribeGroupRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *DescribeGroupRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+type ListGroupsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupsRequest) Reset() {
+	*x = ListGroupsRequest{}
+	mi := &file_sluice_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupsRequest) ProtoMessage() {}
+
+func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
+func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{38}
+}
+
+type GroupSummary struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Members       int32                  `protobuf:"varint,3,opt,name=members,proto3" json:"members,omitempty"`
+	Coordinator   int32                  `protobuf:"varint,4,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupSummary) Reset() {
+	*x = GroupSummary{}
+	mi := &file_sluice_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupSummary) ProtoMessage() {}
+
+func (x *GroupSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupSummary.ProtoReflect.Descriptor instead.
+func (*GroupSummary) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GroupSummary) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupSummary) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *GroupSummary) GetMembers() int32 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
+func (x *GroupSummary) GetCoordinator() int32 {
+	if x != nil {
+		return x.Coordinator
+	}
+	return 0
+}
+
+type ListGroupsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*GroupSummary        `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupsResponse) Reset() {
+	*x = ListGroupsResponse{}
+	mi := &file_sluice_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupsResponse) ProtoMessage() {}
+
+func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
+func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListGroupsResponse) GetGroups() []*GroupSummary {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type ResetOffsetsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Topic         string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partitions    []int32                `protobuf:"varint,3,rep,packed,name=partitions,proto3" json:"partitions,omitempty"`        // empty: every partition of the topic
+	Spec          OffsetSpec             `protobuf:"varint,4,opt,name=spec,proto3,enum=sluice.v1.OffsetSpec" json:"spec,omitempty"` // EARLIEST, LATEST, TIMESTAMP; or UNSPECIFIED with offset
+	TimestampMs   int64                  `protobuf:"varint,5,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
+	Offset        int64                  `protobuf:"varint,6,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetOffsetsRequest) Reset() {
+	*x = ResetOffsetsRequest{}
+	mi := &file_sluice_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetOffsetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetOffsetsRequest) ProtoMessage() {}
+
+func (x *ResetOffsetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetOffsetsRequest.ProtoReflect.Descriptor instead.
+func (*ResetOffsetsRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ResetOffsetsRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *ResetOffsetsRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ResetOffsetsRequest) GetPartitions() []int32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *ResetOffsetsRequest) GetSpec() OffsetSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return OffsetSpec_OFFSET_SPEC_UNSPECIFIED
+}
+
+func (x *ResetOffsetsRequest) GetTimestampMs() int64 {
+	if x != nil {
+		return x.TimestampMs
+	}
+	return 0
+}
+
+func (x *ResetOffsetsRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+type ResetOffsetsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offsets       []*CommittedOffset     `protobuf:"bytes,1,rep,name=offsets,proto3" json:"offsets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetOffsetsResponse) Reset() {
+	*x = ResetOffsetsResponse{}
+	mi := &file_sluice_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetOffsetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetOffsetsResponse) ProtoMessage() {}
+
+func (x *ResetOffsetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetOffsetsResponse.ProtoReflect.Descriptor instead.
+func (*ResetOffsetsResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ResetOffsetsResponse) GetOffsets() []*CommittedOffset {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+type DeleteGroupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteGroupRequest) Reset() {
+	*x = DeleteGroupRequest{}
+	mi := &file_sluice_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteGroupRequest) ProtoMessage() {}
+
+func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
+func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *DeleteGroupRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+type DeleteGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteGroupResponse) Reset() {
+	*x = DeleteGroupResponse{}
+	mi := &file_sluice_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteGroupResponse) ProtoMessage() {}
+
+func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
+func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{44}
+}
+
+type InitProducerIdRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitProducerIdRequest) Reset() {
+	*x = InitProducerIdRequest{}
+	mi := &file_sluice_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitProducerIdRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitProducerIdRequest) ProtoMessage() {}
+
+func (x *InitProducerIdRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitProducerIdRequest.ProtoReflect.Descriptor instead.
+func (*InitProducerIdRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{45}
+}
+
+type InitProducerIdResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProducerId    int64                  `protobuf:"varint,1,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	ProducerEpoch int32                  `protobuf:"varint,2,opt,name=producer_epoch,json=producerEpoch,proto3" json:"producer_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitProducerIdResponse) Reset() {
+	*x = InitProducerIdResponse{}
+	mi := &file_sluice_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitProducerIdResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitProducerIdResponse) ProtoMessage() {}
+
+func (x *InitProducerIdResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitProducerIdResponse.ProtoReflect.Descriptor instead.
+func (*InitProducerIdResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *InitProducerIdResponse) GetProducerId() int64 {
+	if x != nil {
+		return x.ProducerId
+	}
+	return 0
+}
+
+func (x *InitProducerIdResponse) GetProducerEpoch() int32 {
+	if x != nil {
+		return x.ProducerEpoch
+	}
+	return 0
+}
+
 var File_sluice_proto protoreflect.FileDescriptor
 
 const file_sluice_proto_rawDesc = "" +
@@ -1844,7 +3284,119 @@ const file_sluice_proto_rawDesc = "" +
 	"\fleader_epoch\x18\x05 \x01(\x05R\vleaderEpoch\"P\n" +
 	"\x13ListOffsetsResponse\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12!\n" +
-	"\fleader_epoch\x18\x02 \x01(\x05R\vleaderEpoch*\x99\x06\n" +
+	"\fleader_epoch\x18\x02 \x01(\x05R\vleaderEpoch\"D\n" +
+	"\x0eTopicPartition\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\".\n" +
+	"\x16FindCoordinatorRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"O\n" +
+	"\x17FindCoordinatorResponse\x12 \n" +
+	"\vcoordinator\x18\x01 \x01(\x05R\vcoordinator\x12\x12\n" +
+	"\x04addr\x18\x02 \x01(\tR\x04addr\"\xb3\x03\n" +
+	"\x15GroupHeartbeatRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12!\n" +
+	"\fmember_epoch\x18\x03 \x01(\x05R\vmemberEpoch\x12\x16\n" +
+	"\x06topics\x18\x04 \x03(\tR\x06topics\x12\x1d\n" +
+	"\n" +
+	"topics_set\x18\x05 \x01(\bR\ttopicsSet\x12\x1d\n" +
+	"\n" +
+	"tag_filter\x18\x06 \x01(\tR\ttagFilter\x12$\n" +
+	"\x0etag_filter_set\x18\a \x01(\bR\ftagFilterSet\x12\x1a\n" +
+	"\bassignor\x18\b \x01(\tR\bassignor\x12/\n" +
+	"\x05owned\x18\t \x03(\v2\x19.sluice.v1.TopicPartitionR\x05owned\x12\x1b\n" +
+	"\towned_set\x18\n" +
+	" \x01(\bR\bownedSet\x12,\n" +
+	"\x12session_timeout_ms\x18\v \x01(\x05R\x10sessionTimeoutMs\x120\n" +
+	"\x14rebalance_timeout_ms\x18\f \x01(\x05R\x12rebalanceTimeoutMs\"\xc7\x01\n" +
+	"\x16GroupHeartbeatResponse\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12!\n" +
+	"\fmember_epoch\x18\x02 \x01(\x05R\vmemberEpoch\x122\n" +
+	"\x15heartbeat_interval_ms\x18\x03 \x01(\x05R\x13heartbeatIntervalMs\x129\n" +
+	"\n" +
+	"assignment\x18\x04 \x03(\v2\x19.sluice.v1.TopicPartitionR\n" +
+	"assignment\"v\n" +
+	"\fOffsetCommit\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x1a\n" +
+	"\bmetadata\x18\x04 \x01(\tR\bmetadata\"\x9f\x01\n" +
+	"\x14CommitOffsetsRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12!\n" +
+	"\fmember_epoch\x18\x03 \x01(\x05R\vmemberEpoch\x121\n" +
+	"\aoffsets\x18\x04 \x03(\v2\x17.sluice.v1.OffsetCommitR\aoffsets\"\x17\n" +
+	"\x15CommitOffsetsResponse\"f\n" +
+	"\x13FetchOffsetsRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x129\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2\x19.sluice.v1.TopicPartitionR\n" +
+	"partitions\"\x9c\x01\n" +
+	"\x0fCommittedOffset\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x1a\n" +
+	"\bmetadata\x18\x04 \x01(\tR\bmetadata\x12!\n" +
+	"\fmember_epoch\x18\x05 \x01(\x05R\vmemberEpoch\"L\n" +
+	"\x14FetchOffsetsResponse\x124\n" +
+	"\aoffsets\x18\x01 \x03(\v2\x1a.sluice.v1.CommittedOffsetR\aoffsets\"\xf2\x01\n" +
+	"\vGroupMember\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12!\n" +
+	"\fmember_epoch\x18\x02 \x01(\x05R\vmemberEpoch\x12\x16\n" +
+	"\x06topics\x18\x03 \x03(\tR\x06topics\x12\x1d\n" +
+	"\n" +
+	"tag_filter\x18\x04 \x01(\tR\ttagFilter\x129\n" +
+	"\n" +
+	"assignment\x18\x05 \x03(\v2\x19.sluice.v1.TopicPartitionR\n" +
+	"assignment\x121\n" +
+	"\x06target\x18\x06 \x03(\v2\x19.sluice.v1.TopicPartitionR\x06target\"\xaf\x01\n" +
+	"\fPartitionLag\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x1c\n" +
+	"\tcommitted\x18\x03 \x01(\x03R\tcommitted\x12%\n" +
+	"\x0ehigh_watermark\x18\x04 \x01(\x03R\rhighWatermark\x12\x10\n" +
+	"\x03lag\x18\x05 \x01(\x03R\x03lag\x12\x14\n" +
+	"\x05owner\x18\x06 \x01(\tR\x05owner\"\x8d\x02\n" +
+	"\x15DescribeGroupResponse\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1f\n" +
+	"\vgroup_epoch\x18\x03 \x01(\x05R\n" +
+	"groupEpoch\x12\x1a\n" +
+	"\bassignor\x18\x04 \x01(\tR\bassignor\x12 \n" +
+	"\vcoordinator\x18\x05 \x01(\x05R\vcoordinator\x120\n" +
+	"\amembers\x18\x06 \x03(\v2\x16.sluice.v1.GroupMemberR\amembers\x127\n" +
+	"\n" +
+	"partitions\x18\a \x03(\v2\x17.sluice.v1.PartitionLagR\n" +
+	"partitions\",\n" +
+	"\x14DescribeGroupRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"\x13\n" +
+	"\x11ListGroupsRequest\"v\n" +
+	"\fGroupSummary\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x18\n" +
+	"\amembers\x18\x03 \x01(\x05R\amembers\x12 \n" +
+	"\vcoordinator\x18\x04 \x01(\x05R\vcoordinator\"E\n" +
+	"\x12ListGroupsResponse\x12/\n" +
+	"\x06groups\x18\x01 \x03(\v2\x17.sluice.v1.GroupSummaryR\x06groups\"\xc7\x01\n" +
+	"\x13ResetOffsetsRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x03 \x03(\x05R\n" +
+	"partitions\x12)\n" +
+	"\x04spec\x18\x04 \x01(\x0e2\x15.sluice.v1.OffsetSpecR\x04spec\x12!\n" +
+	"\ftimestamp_ms\x18\x05 \x01(\x03R\vtimestampMs\x12\x16\n" +
+	"\x06offset\x18\x06 \x01(\x03R\x06offset\"L\n" +
+	"\x14ResetOffsetsResponse\x124\n" +
+	"\aoffsets\x18\x01 \x03(\v2\x1a.sluice.v1.CommittedOffsetR\aoffsets\"*\n" +
+	"\x12DeleteGroupRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"\x15\n" +
+	"\x13DeleteGroupResponse\"\x17\n" +
+	"\x15InitProducerIdRequest\"`\n" +
+	"\x16InitProducerIdResponse\x12\x1f\n" +
+	"\vproducer_id\x18\x01 \x01(\x03R\n" +
+	"producerId\x12%\n" +
+	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch*\x99\x06\n" +
 	"\tErrorCode\x12\b\n" +
 	"\x04NONE\x10\x00\x12\x1e\n" +
 	"\x1aUNKNOWN_TOPIC_OR_PARTITION\x10\x01\x12\x0e\n" +
@@ -1893,7 +3445,7 @@ const file_sluice_proto_rawDesc = "" +
 	"\bEARLIEST\x10\x01\x12\n" +
 	"\n" +
 	"\x06LATEST\x10\x02\x12\r\n" +
-	"\tTIMESTAMP\x10\x032\xa2\x05\n" +
+	"\tTIMESTAMP\x10\x032\x8d\v\n" +
 	"\x06Sluice\x12@\n" +
 	"\aProduce\x12\x19.sluice.v1.ProduceRequest\x1a\x1a.sluice.v1.ProduceResponse\x12:\n" +
 	"\x05Fetch\x12\x17.sluice.v1.FetchRequest\x1a\x18.sluice.v1.FetchResponse\x12C\n" +
@@ -1904,7 +3456,17 @@ const file_sluice_proto_rawDesc = "" +
 	"\n" +
 	"ListTopics\x12\x1c.sluice.v1.ListTopicsRequest\x1a\x1d.sluice.v1.ListTopicsResponse\x12L\n" +
 	"\vAlterConfig\x12\x1d.sluice.v1.AlterConfigRequest\x1a\x1e.sluice.v1.AlterConfigResponse\x12L\n" +
-	"\vListOffsets\x12\x1d.sluice.v1.ListOffsetsRequest\x1a\x1e.sluice.v1.ListOffsetsResponseB-Z+github.com/sluice-mq/sluice/broker/brokerpbb\x06proto3"
+	"\vListOffsets\x12\x1d.sluice.v1.ListOffsetsRequest\x1a\x1e.sluice.v1.ListOffsetsResponse\x12X\n" +
+	"\x0fFindCoordinator\x12!.sluice.v1.FindCoordinatorRequest\x1a\".sluice.v1.FindCoordinatorResponse\x12U\n" +
+	"\x0eGroupHeartbeat\x12 .sluice.v1.GroupHeartbeatRequest\x1a!.sluice.v1.GroupHeartbeatResponse\x12R\n" +
+	"\rCommitOffsets\x12\x1f.sluice.v1.CommitOffsetsRequest\x1a .sluice.v1.CommitOffsetsResponse\x12O\n" +
+	"\fFetchOffsets\x12\x1e.sluice.v1.FetchOffsetsRequest\x1a\x1f.sluice.v1.FetchOffsetsResponse\x12R\n" +
+	"\rDescribeGroup\x12\x1f.sluice.v1.DescribeGroupRequest\x1a .sluice.v1.DescribeGroupResponse\x12I\n" +
+	"\n" +
+	"ListGroups\x12\x1c.sluice.v1.ListGroupsRequest\x1a\x1d.sluice.v1.ListGroupsResponse\x12O\n" +
+	"\fResetOffsets\x12\x1e.sluice.v1.ResetOffsetsRequest\x1a\x1f.sluice.v1.ResetOffsetsResponse\x12L\n" +
+	"\vDeleteGroup\x12\x1d.sluice.v1.DeleteGroupRequest\x1a\x1e.sluice.v1.DeleteGroupResponse\x12U\n" +
+	"\x0eInitProducerId\x12 .sluice.v1.InitProducerIdRequest\x1a!.sluice.v1.InitProducerIdResponseB-Z+github.com/sluice-mq/sluice/broker/brokerpbb\x06proto3"
 
 var (
 	file_sluice_proto_rawDescOnce sync.Once
@@ -1919,78 +3481,132 @@ func file_sluice_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sluice_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_sluice_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_sluice_proto_goTypes = []any{
-	(ErrorCode)(0),                // 0: sluice.v1.ErrorCode
-	(Acks)(0),                     // 1: sluice.v1.Acks
-	(OffsetSpec)(0),               // 2: sluice.v1.OffsetSpec
-	(*ProduceRequest)(nil),        // 3: sluice.v1.ProduceRequest
-	(*DurabilityReceipt)(nil),     // 4: sluice.v1.DurabilityReceipt
-	(*ProduceResponse)(nil),       // 5: sluice.v1.ProduceResponse
-	(*FetchRequest)(nil),          // 6: sluice.v1.FetchRequest
-	(*FetchResponse)(nil),         // 7: sluice.v1.FetchResponse
-	(*MetadataRequest)(nil),       // 8: sluice.v1.MetadataRequest
-	(*BrokerInfo)(nil),            // 9: sluice.v1.BrokerInfo
-	(*PartitionInfo)(nil),         // 10: sluice.v1.PartitionInfo
-	(*TopicInfo)(nil),             // 11: sluice.v1.TopicInfo
-	(*MetadataResponse)(nil),      // 12: sluice.v1.MetadataResponse
-	(*CreateTopicRequest)(nil),    // 13: sluice.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),   // 14: sluice.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),    // 15: sluice.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),   // 16: sluice.v1.DeleteTopicResponse
-	(*DescribeTopicRequest)(nil),  // 17: sluice.v1.DescribeTopicRequest
-	(*PartitionOffsets)(nil),      // 18: sluice.v1.PartitionOffsets
-	(*DescribeTopicResponse)(nil), // 19: sluice.v1.DescribeTopicResponse
-	(*ListTopicsRequest)(nil),     // 20: sluice.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),    // 21: sluice.v1.ListTopicsResponse
-	(*AlterConfigRequest)(nil),    // 22: sluice.v1.AlterConfigRequest
-	(*AlterConfigResponse)(nil),   // 23: sluice.v1.AlterConfigResponse
-	(*ListOffsetsRequest)(nil),    // 24: sluice.v1.ListOffsetsRequest
-	(*ListOffsetsResponse)(nil),   // 25: sluice.v1.ListOffsetsResponse
-	nil,                           // 26: sluice.v1.TopicInfo.ConfigsEntry
-	nil,                           // 27: sluice.v1.CreateTopicRequest.ConfigsEntry
-	nil,                           // 28: sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
-	nil,                           // 29: sluice.v1.AlterConfigRequest.SetEntry
+	(ErrorCode)(0),                  // 0: sluice.v1.ErrorCode
+	(Acks)(0),                       // 1: sluice.v1.Acks
+	(OffsetSpec)(0),                 // 2: sluice.v1.OffsetSpec
+	(*ProduceRequest)(nil),          // 3: sluice.v1.ProduceRequest
+	(*DurabilityReceipt)(nil),       // 4: sluice.v1.DurabilityReceipt
+	(*ProduceResponse)(nil),         // 5: sluice.v1.ProduceResponse
+	(*FetchRequest)(nil),            // 6: sluice.v1.FetchRequest
+	(*FetchResponse)(nil),           // 7: sluice.v1.FetchResponse
+	(*MetadataRequest)(nil),         // 8: sluice.v1.MetadataRequest
+	(*BrokerInfo)(nil),              // 9: sluice.v1.BrokerInfo
+	(*PartitionInfo)(nil),           // 10: sluice.v1.PartitionInfo
+	(*TopicInfo)(nil),               // 11: sluice.v1.TopicInfo
+	(*MetadataResponse)(nil),        // 12: sluice.v1.MetadataResponse
+	(*CreateTopicRequest)(nil),      // 13: sluice.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),     // 14: sluice.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),      // 15: sluice.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),     // 16: sluice.v1.DeleteTopicResponse
+	(*DescribeTopicRequest)(nil),    // 17: sluice.v1.DescribeTopicRequest
+	(*PartitionOffsets)(nil),        // 18: sluice.v1.PartitionOffsets
+	(*DescribeTopicResponse)(nil),   // 19: sluice.v1.DescribeTopicResponse
+	(*ListTopicsRequest)(nil),       // 20: sluice.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),      // 21: sluice.v1.ListTopicsResponse
+	(*AlterConfigRequest)(nil),      // 22: sluice.v1.AlterConfigRequest
+	(*AlterConfigResponse)(nil),     // 23: sluice.v1.AlterConfigResponse
+	(*ListOffsetsRequest)(nil),      // 24: sluice.v1.ListOffsetsRequest
+	(*ListOffsetsResponse)(nil),     // 25: sluice.v1.ListOffsetsResponse
+	(*TopicPartition)(nil),          // 26: sluice.v1.TopicPartition
+	(*FindCoordinatorRequest)(nil),  // 27: sluice.v1.FindCoordinatorRequest
+	(*FindCoordinatorResponse)(nil), // 28: sluice.v1.FindCoordinatorResponse
+	(*GroupHeartbeatRequest)(nil),   // 29: sluice.v1.GroupHeartbeatRequest
+	(*GroupHeartbeatResponse)(nil),  // 30: sluice.v1.GroupHeartbeatResponse
+	(*OffsetCommit)(nil),            // 31: sluice.v1.OffsetCommit
+	(*CommitOffsetsRequest)(nil),    // 32: sluice.v1.CommitOffsetsRequest
+	(*CommitOffsetsResponse)(nil),   // 33: sluice.v1.CommitOffsetsResponse
+	(*FetchOffsetsRequest)(nil),     // 34: sluice.v1.FetchOffsetsRequest
+	(*CommittedOffset)(nil),         // 35: sluice.v1.CommittedOffset
+	(*FetchOffsetsResponse)(nil),    // 36: sluice.v1.FetchOffsetsResponse
+	(*GroupMember)(nil),             // 37: sluice.v1.GroupMember
+	(*PartitionLag)(nil),            // 38: sluice.v1.PartitionLag
+	(*DescribeGroupResponse)(nil),   // 39: sluice.v1.DescribeGroupResponse
+	(*DescribeGroupRequest)(nil),    // 40: sluice.v1.DescribeGroupRequest
+	(*ListGroupsRequest)(nil),       // 41: sluice.v1.ListGroupsRequest
+	(*GroupSummary)(nil),            // 42: sluice.v1.GroupSummary
+	(*ListGroupsResponse)(nil),      // 43: sluice.v1.ListGroupsResponse
+	(*ResetOffsetsRequest)(nil),     // 44: sluice.v1.ResetOffsetsRequest
+	(*ResetOffsetsResponse)(nil),    // 45: sluice.v1.ResetOffsetsResponse
+	(*DeleteGroupRequest)(nil),      // 46: sluice.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),     // 47: sluice.v1.DeleteGroupResponse
+	(*InitProducerIdRequest)(nil),   // 48: sluice.v1.InitProducerIdRequest
+	(*InitProducerIdResponse)(nil),  // 49: sluice.v1.InitProducerIdResponse
+	nil,                             // 50: sluice.v1.TopicInfo.ConfigsEntry
+	nil,                             // 51: sluice.v1.CreateTopicRequest.ConfigsEntry
+	nil,                             // 52: sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
+	nil,                             // 53: sluice.v1.AlterConfigRequest.SetEntry
 }
 var file_sluice_proto_depIdxs = []int32{
 	1,  // 0: sluice.v1.ProduceRequest.acks:type_name -> sluice.v1.Acks
 	4,  // 1: sluice.v1.ProduceResponse.receipt:type_name -> sluice.v1.DurabilityReceipt
 	10, // 2: sluice.v1.TopicInfo.partitions:type_name -> sluice.v1.PartitionInfo
-	26, // 3: sluice.v1.TopicInfo.configs:type_name -> sluice.v1.TopicInfo.ConfigsEntry
+	50, // 3: sluice.v1.TopicInfo.configs:type_name -> sluice.v1.TopicInfo.ConfigsEntry
 	9,  // 4: sluice.v1.MetadataResponse.brokers:type_name -> sluice.v1.BrokerInfo
 	11, // 5: sluice.v1.MetadataResponse.topics:type_name -> sluice.v1.TopicInfo
-	27, // 6: sluice.v1.CreateTopicRequest.configs:type_name -> sluice.v1.CreateTopicRequest.ConfigsEntry
+	51, // 6: sluice.v1.CreateTopicRequest.configs:type_name -> sluice.v1.CreateTopicRequest.ConfigsEntry
 	11, // 7: sluice.v1.CreateTopicResponse.topic:type_name -> sluice.v1.TopicInfo
 	11, // 8: sluice.v1.DescribeTopicResponse.topic:type_name -> sluice.v1.TopicInfo
-	28, // 9: sluice.v1.DescribeTopicResponse.effective_configs:type_name -> sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
+	52, // 9: sluice.v1.DescribeTopicResponse.effective_configs:type_name -> sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
 	18, // 10: sluice.v1.DescribeTopicResponse.offsets:type_name -> sluice.v1.PartitionOffsets
 	11, // 11: sluice.v1.ListTopicsResponse.topics:type_name -> sluice.v1.TopicInfo
-	29, // 12: sluice.v1.AlterConfigRequest.set:type_name -> sluice.v1.AlterConfigRequest.SetEntry
+	53, // 12: sluice.v1.AlterConfigRequest.set:type_name -> sluice.v1.AlterConfigRequest.SetEntry
 	11, // 13: sluice.v1.AlterConfigResponse.topic:type_name -> sluice.v1.TopicInfo
 	2,  // 14: sluice.v1.ListOffsetsRequest.spec:type_name -> sluice.v1.OffsetSpec
-	3,  // 15: sluice.v1.Sluice.Produce:input_type -> sluice.v1.ProduceRequest
-	6,  // 16: sluice.v1.Sluice.Fetch:input_type -> sluice.v1.FetchRequest
-	8,  // 17: sluice.v1.Sluice.Metadata:input_type -> sluice.v1.MetadataRequest
-	13, // 18: sluice.v1.Sluice.CreateTopic:input_type -> sluice.v1.CreateTopicRequest
-	15, // 19: sluice.v1.Sluice.DeleteTopic:input_type -> sluice.v1.DeleteTopicRequest
-	17, // 20: sluice.v1.Sluice.DescribeTopic:input_type -> sluice.v1.DescribeTopicRequest
-	20, // 21: sluice.v1.Sluice.ListTopics:input_type -> sluice.v1.ListTopicsRequest
-	22, // 22: sluice.v1.Sluice.AlterConfig:input_type -> sluice.v1.AlterConfigRequest
-	24, // 23: sluice.v1.Sluice.ListOffsets:input_type -> sluice.v1.ListOffsetsRequest
-	5,  // 24: sluice.v1.Sluice.Produce:output_type -> sluice.v1.ProduceResponse
-	7,  // 25: sluice.v1.Sluice.Fetch:output_type -> sluice.v1.FetchResponse
-	12, // 26: sluice.v1.Sluice.Metadata:output_type -> sluice.v1.MetadataResponse
-	14, // 27: sluice.v1.Sluice.CreateTopic:output_type -> sluice.v1.CreateTopicResponse
-	16, // 28: sluice.v1.Sluice.DeleteTopic:output_type -> sluice.v1.DeleteTopicResponse
-	19, // 29: sluice.v1.Sluice.DescribeTopic:output_type -> sluice.v1.DescribeTopicResponse
-	21, // 30: sluice.v1.Sluice.ListTopics:output_type -> sluice.v1.ListTopicsResponse
-	23, // 31: sluice.v1.Sluice.AlterConfig:output_type -> sluice.v1.AlterConfigResponse
-	25, // 32: sluice.v1.Sluice.ListOffsets:output_type -> sluice.v1.ListOffsetsResponse
-	24, // [24:33] is the sub-list for method output_type
-	15, // [15:24] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	26, // 15: sluice.v1.GroupHeartbeatRequest.owned:type_name -> sluice.v1.TopicPartition
+	26, // 16: sluice.v1.GroupHeartbeatResponse.assignment:type_name -> sluice.v1.TopicPartition
+	31, // 17: sluice.v1.CommitOffsetsRequest.offsets:type_name -> sluice.v1.OffsetCommit
+	26, // 18: sluice.v1.FetchOffsetsRequest.partitions:type_name -> sluice.v1.TopicPartition
+	35, // 19: sluice.v1.FetchOffsetsResponse.offsets:type_name -> sluice.v1.CommittedOffset
+	26, // 20: sluice.v1.GroupMember.assignment:type_name -> sluice.v1.TopicPartition
+	26, // 21: sluice.v1.GroupMember.target:type_name -> sluice.v1.TopicPartition
+	37, // 22: sluice.v1.DescribeGroupResponse.members:type_name -> sluice.v1.GroupMember
+	38, // 23: sluice.v1.DescribeGroupResponse.partitions:type_name -> sluice.v1.PartitionLag
+	42, // 24: sluice.v1.ListGroupsResponse.groups:type_name -> sluice.v1.GroupSummary
+	2,  // 25: sluice.v1.ResetOffsetsRequest.spec:type_name -> sluice.v1.OffsetSpec
+	35, // 26: sluice.v1.ResetOffsetsResponse.offsets:type_name -> sluice.v1.CommittedOffset
+	3,  // 27: sluice.v1.Sluice.Produce:input_type -> sluice.v1.ProduceRequest
+	6,  // 28: sluice.v1.Sluice.Fetch:input_type -> sluice.v1.FetchRequest
+	8,  // 29: sluice.v1.Sluice.Metadata:input_type -> sluice.v1.MetadataRequest
+	13, // 30: sluice.v1.Sluice.CreateTopic:input_type -> sluice.v1.CreateTopicRequest
+	15, // 31: sluice.v1.Sluice.DeleteTopic:input_type -> sluice.v1.DeleteTopicRequest
+	17, // 32: sluice.v1.Sluice.DescribeTopic:input_type -> sluice.v1.DescribeTopicRequest
+	20, // 33: sluice.v1.Sluice.ListTopics:input_type -> sluice.v1.ListTopicsRequest
+	22, // 34: sluice.v1.Sluice.AlterConfig:input_type -> sluice.v1.AlterConfigRequest
+	24, // 35: sluice.v1.Sluice.ListOffsets:input_type -> sluice.v1.ListOffsetsRequest
+	27, // 36: sluice.v1.Sluice.FindCoordinator:input_type -> sluice.v1.FindCoordinatorRequest
+	29, // 37: sluice.v1.Sluice.GroupHeartbeat:input_type -> sluice.v1.GroupHeartbeatRequest
+	32, // 38: sluice.v1.Sluice.CommitOffsets:input_type -> sluice.v1.CommitOffsetsRequest
+	34, // 39: sluice.v1.Sluice.FetchOffsets:input_type -> sluice.v1.FetchOffsetsRequest
+	40, // 40: sluice.v1.Sluice.DescribeGroup:input_type -> sluice.v1.DescribeGroupRequest
+	41, // 41: sluice.v1.Sluice.ListGroups:input_type -> sluice.v1.ListGroupsRequest
+	44, // 42: sluice.v1.Sluice.ResetOffsets:input_type -> sluice.v1.ResetOffsetsRequest
+	46, // 43: sluice.v1.Sluice.DeleteGroup:input_type -> sluice.v1.DeleteGroupRequest
+	48, // 44: sluice.v1.Sluice.InitProducerId:input_type -> sluice.v1.InitProducerIdRequest
+	5,  // 45: sluice.v1.Sluice.Produce:output_type -> sluice.v1.ProduceResponse
+	7,  // 46: sluice.v1.Sluice.Fetch:output_type -> sluice.v1.FetchResponse
+	12, // 47: sluice.v1.Sluice.Metadata:output_type -> sluice.v1.MetadataResponse
+	14, // 48: sluice.v1.Sluice.CreateTopic:output_type -> sluice.v1.CreateTopicResponse
+	16, // 49: sluice.v1.Sluice.DeleteTopic:output_type -> sluice.v1.DeleteTopicResponse
+	19, // 50: sluice.v1.Sluice.DescribeTopic:output_type -> sluice.v1.DescribeTopicResponse
+	21, // 51: sluice.v1.Sluice.ListTopics:output_type -> sluice.v1.ListTopicsResponse
+	23, // 52: sluice.v1.Sluice.AlterConfig:output_type -> sluice.v1.AlterConfigResponse
+	25, // 53: sluice.v1.Sluice.ListOffsets:output_type -> sluice.v1.ListOffsetsResponse
+	28, // 54: sluice.v1.Sluice.FindCoordinator:output_type -> sluice.v1.FindCoordinatorResponse
+	30, // 55: sluice.v1.Sluice.GroupHeartbeat:output_type -> sluice.v1.GroupHeartbeatResponse
+	33, // 56: sluice.v1.Sluice.CommitOffsets:output_type -> sluice.v1.CommitOffsetsResponse
+	36, // 57: sluice.v1.Sluice.FetchOffsets:output_type -> sluice.v1.FetchOffsetsResponse
+	39, // 58: sluice.v1.Sluice.DescribeGroup:output_type -> sluice.v1.DescribeGroupResponse
+	43, // 59: sluice.v1.Sluice.ListGroups:output_type -> sluice.v1.ListGroupsResponse
+	45, // 60: sluice.v1.Sluice.ResetOffsets:output_type -> sluice.v1.ResetOffsetsResponse
+	47, // 61: sluice.v1.Sluice.DeleteGroup:output_type -> sluice.v1.DeleteGroupResponse
+	49, // 62: sluice.v1.Sluice.InitProducerId:output_type -> sluice.v1.InitProducerIdResponse
+	45, // [45:63] is the sub-list for method output_type
+	27, // [27:45] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_sluice_proto_init() }
@@ -2004,7 +3620,7 @@ func file_sluice_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_proto_rawDesc), len(file_sluice_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   27,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
