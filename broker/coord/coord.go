@@ -146,6 +146,8 @@ type Coordinator interface {
 	// and each call returns more than every call that finished before it
 	// started. The first id is 1 (0 is never allocated).
 	NextProducerID(ctx context.Context) (int64, error)
+	// Groups is where consumer groups are stored.
+	Groups() GroupStore
 	// Close stops the coordinator: its sessions are closed (revoked) and
 	// further calls fail with ErrClosed.
 	Close() error

@@ -42,6 +42,7 @@ func Run(t *testing.T, newCoords NewCoords) {
 		{"NextProducerID", testNextProducerID},
 		{"ChangedFires", testChangedFires},
 		{"Closed", testClosed},
+		{"Groups", testGroups},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newCoords) })
