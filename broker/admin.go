@@ -355,3 +355,18 @@ func (b *Broker) listOffsets(req *brokerpb.ListOffsetsRequest) (*brokerpb.ListOf
 	}
 	return resp, nil
 }
+
+// InitProducerId allocates an idempotent producer's id through etcd (unique
+// and increasing across the cluster) with epoch 0.
+func (b *Broker) InitProducerId(ctx context.Context, _ *brokerpb.InitProducerIdRequest) (*brokerpb.InitProducerIdResponse, error) {
+	if e := b.checkServing(); e != nil {
+		return nil, toStatus(e)
+	}
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	id, err := b.coord.NextProducerID(ctx)
+	if err != nil {
+		return nil, toStatus(errf(codeBrokerNotAvailable, "allocating a producer id in etcd: %v", err))
+	}
+	return &brokerpb.InitProducerIdResponse{ProducerId: id, ProducerEpoch: 0}, nil
+}

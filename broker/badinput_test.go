@@ -42,8 +42,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		bb.Append(0, nil, []byte("x"), nil)
 		return bb.Build()
 	}()
-	idempotent := func() []byte {
-		bb := record.NewBuilder(record.BuilderOptions{ProducerID: 7, ProducerEpoch: 0, BaseSequence: 0, PartitionLeaderEpoch: -1})
+	badProducer := func() []byte {
+		bb := record.NewBuilder(record.BuilderOptions{ProducerID: 7, ProducerEpoch: -1, BaseSequence: 0, PartitionLeaderEpoch: -1})
 		bb.Append(0, nil, []byte("x"), nil)
 		return bb.Build()
 	}()
@@ -61,7 +61,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"two batches", &brokerpb.ProduceRequest{Topic: "bad", Batch: append(batchOf("a"), batchOf("b")...)}, brokerpb.ErrorCode_INVALID_RECORD, codes.InvalidArgument},
 		{"non-zero base offset", &brokerpb.ProduceRequest{Topic: "bad", Batch: nonZeroBase}, brokerpb.ErrorCode_INVALID_RECORD, codes.InvalidArgument},
 		{"control flag", &brokerpb.ProduceRequest{Topic: "bad", Batch: control}, brokerpb.ErrorCode_INVALID_RECORD, codes.InvalidArgument},
-		{"idempotent before its issue", &brokerpb.ProduceRequest{Topic: "bad", Batch: idempotent}, brokerpb.ErrorCode_INVALID_RECORD, codes.InvalidArgument},
+		{"producer id without an epoch", &brokerpb.ProduceRequest{Topic: "bad", Batch: badProducer}, brokerpb.ErrorCode_INVALID_RECORD, codes.InvalidArgument},
 		{"unknown topic", &brokerpb.ProduceRequest{Topic: "nope", Batch: batchOf("x")}, brokerpb.ErrorCode_UNKNOWN_TOPIC_OR_PARTITION, codes.NotFound},
 		{"unknown partition", &brokerpb.ProduceRequest{Topic: "bad", Partition: 3, Batch: batchOf("x")}, brokerpb.ErrorCode_UNKNOWN_TOPIC_OR_PARTITION, codes.NotFound},
 		{"invalid topic name", &brokerpb.ProduceRequest{Topic: "a/b", Batch: batchOf("x")}, brokerpb.ErrorCode_INVALID_TOPIC, codes.InvalidArgument},

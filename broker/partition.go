@@ -63,6 +63,8 @@ type partition struct {
 	self    int32
 	log     *engine.Log
 	logger  *slog.Logger
+	// producers is the idempotent-producer table (producers.go).
+	producers *producerTable
 
 	mu    sync.Mutex
 	state *replicaState
@@ -72,9 +74,9 @@ type partition struct {
 	done chan struct{}
 }
 
-func newPartition(topic string, id int32, topicID, dir string, self int32, log *engine.Log, settings topicSettings, logger *slog.Logger) *partition {
+func newPartition(topic string, id int32, topicID, dir string, self int32, log *engine.Log, producers *producerTable, settings topicSettings, logger *slog.Logger) *partition {
 	p := &partition{
-		topic: topic, id: id, topicID: topicID, dir: dir, self: self, log: log,
+		topic: topic, id: id, topicID: topicID, dir: dir, self: self, log: log, producers: producers,
 		logger: logger.With("topic", topic, "partition", id),
 		state:  &replicaState{role: roleNone, leader: -1, leaderEpoch: -1, settings: settings, changed: make(chan struct{})},
 		cmds:   make(chan func()),
@@ -239,6 +241,9 @@ func (p *partition) close() error {
 		close(p.stop)
 	}
 	<-p.done
+	if err := p.saveProducers(); err != nil && !errors.Is(err, engine.ErrClosed) && !errors.Is(err, engine.ErrPoisoned) {
+		p.logger.Warn("cannot save producer state; it will be rebuilt from the log", "err", err)
+	}
 	err := p.log.Close()
 	if errors.Is(err, engine.ErrClosed) {
 		return nil

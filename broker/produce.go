@@ -66,14 +66,22 @@ func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*br
 	// The batch records which leader epoch wrote it: replication truncates
 	// divergent logs at epoch boundaries (KIP-101).
 	record.SetPartitionLeaderEpoch(req.Batch, st.leaderEpoch)
-	res, err := p.log.AppendVerified(req.Batch, h)
-	if err != nil {
-		e := storageError(err)
-		if errors.Is(err, engine.ErrPoisoned) {
-			// The write may have reached the file before the fsync failed.
-			e.Indefinite = true
+	var res engine.AppendResult
+	duplicate := false
+	if h.ProducerID >= 0 {
+		if res, duplicate, e = p.appendIdempotent(req.Batch, h); e != nil {
+			return nil, e
 		}
-		return nil, e
+	} else {
+		var err error
+		if res, err = p.log.AppendVerified(req.Batch, h); err != nil {
+			e := storageError(err)
+			if errors.Is(err, engine.ErrPoisoned) {
+				// The write may have reached the file before the fsync failed.
+				e.Indefinite = true
+			}
+			return nil, e
+		}
 	}
 	if acks == brokerpb.Acks_ACKS_ALL {
 		timeout := b.cfg.ProduceTimeout
@@ -92,6 +100,7 @@ func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*br
 		receipt.SyncedReplicas = []int32{b.cfg.ID}
 	}
 	return &brokerpb.ProduceResponse{
+		Duplicate:       duplicate,
 		BaseOffset:      res.BaseOffset,
 		LastOffset:      res.LastOffset,
 		LogAppendTimeMs: res.LogAppendTime,
@@ -128,8 +137,10 @@ func validateClientBatch(b []byte) (record.Header, *Error) {
 		e = errf(codeInvalidRecord, "batch holds no records")
 	case h.LastOffsetDelta != h.RecordCount-1:
 		e = errf(codeInvalidRecord, "lastOffsetDelta %d does not match %d records", h.LastOffsetDelta, h.RecordCount)
-	case h.ProducerID != -1:
-		e = errf(codeInvalidRecord, "idempotent batches (producer id %d) are not supported yet", h.ProducerID)
+	case h.ProducerID < -1:
+		e = errf(codeInvalidRecord, "producer id %d", h.ProducerID)
+	case h.ProducerID >= 0 && (h.ProducerEpoch < 0 || h.BaseSequence < 0):
+		e = errf(codeInvalidRecord, "idempotent batch of producer %d has epoch %d and base sequence %d", h.ProducerID, h.ProducerEpoch, h.BaseSequence)
 	}
 	if e != nil {
 		return h, e

@@ -167,7 +167,12 @@ func (b *Broker) ensurePartition(tp topicPartition, topic coord.Topic, settings 
 		_ = log.Close()
 		return nil, err
 	}
-	p = newPartition(tp.topic, tp.partition, topic.ID, dir, b.cfg.ID, log, settings, b.logger)
+	producers, err := loadProducers(log)
+	if err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("rebuilding producer state: %w", err)
+	}
+	p = newPartition(tp.topic, tp.partition, topic.ID, dir, b.cfg.ID, log, producers, settings, b.logger)
 	b.mu.Lock()
 	b.partitions[tp] = p
 	b.mu.Unlock()

@@ -207,3 +207,16 @@ func (l *Log) setPoison(cause error) error {
 	}
 	return l.poison
 }
+
+// OffsetBytesBeforeEnd returns the base offset of the oldest segment that
+// lies within the last n bytes of the log (whole segments: a cheap bound
+// for callers that rescan recent batches, such as producer state).
+func (l *Log) OffsetBytesBeforeEnd(n int64) int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i := len(l.segments) - 1
+	for total := l.segments[i].size; i > 0 && total+l.segments[i-1].size <= n; i-- {
+		total += l.segments[i-1].size
+	}
+	return max(l.segments[i].base, l.logStartOffset)
+}

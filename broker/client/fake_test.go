@@ -32,6 +32,8 @@ type fakeBroker struct {
 	changed chan struct{} // closed and replaced on every append
 	topics  map[string]*fakeTopic
 	nextID  int
+	// nextProducerID is the last producer id handed out.
+	nextProducerID int64
 	// produces records every Produce request received (batch copied).
 	produces []*brokerpb.ProduceRequest
 	// produceErrs are returned, in order, by the next Produce calls before
@@ -554,4 +556,14 @@ func (f *fakeBroker) logOf(t testing.TB, topic string, part int32) []record.Reco
 		out = append(out, b.Records...)
 	}
 	return out
+}
+
+// InitProducerId hands out increasing producer ids, like the broker does
+// through etcd. The fake does not dedupe: the real broker's idempotence is
+// tested in package broker and by the conformance suite.
+func (f *fakeBroker) InitProducerId(context.Context, *brokerpb.InitProducerIdRequest) (*brokerpb.InitProducerIdResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextProducerID++
+	return &brokerpb.InitProducerIdResponse{ProducerId: f.nextProducerID}, nil
 }

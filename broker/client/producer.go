@@ -132,6 +132,12 @@ type ProducerOptions struct {
 	// Partitioner chooses partitions for messages with Partition -1.
 	// Default: NewDefaultPartitioner().
 	Partitioner Partitioner
+	// DisableIdempotence turns off the idempotent producer, which is on by
+	// default with AcksAll (as in Kafka): the producer gets an id from the
+	// cluster and numbers its batches per partition, so a retry after a
+	// lost response is recognised by the broker and never written twice.
+	// It has no effect with AcksNone or AcksLeader.
+	DisableIdempotence bool
 }
 
 // resolve fills in defaults.
@@ -191,6 +197,14 @@ type Producer struct {
 	inFlight    chan struct{} // one token per request in flight
 	produceWait time.Duration // the broker's acks=all wait, under RequestTimeout
 
+	// Idempotence: the producer id and epoch, fetched on first use and
+	// replaced after a failure that leaves a partition's sequence unknown.
+	idempotent bool
+	idMu       sync.Mutex
+	producerID int64
+	epoch      int16
+	idGen      int // bumped whenever the id changes; queues restart at 0
+
 	mu      sync.Mutex
 	queues  map[TopicPartition]*partitionQueue
 	changed chan struct{} // closed and replaced whenever messages complete
@@ -216,12 +230,67 @@ type partitionQueue struct {
 	// prevNoAck is closed when the previous AcksNone request of this
 	// partition returned. Used only by the run goroutine.
 	prevNoAck chan struct{}
+	// nextSeq is the idempotent sequence of the next batch, for producer
+	// id generation seqGen. Used only by the run goroutine.
+	nextSeq int32
+	seqGen  int
 }
 
 // producerBatch is one sealed batch and the callbacks of its messages.
 type producerBatch struct {
 	data  []byte
 	dones []func(Result, error)
+}
+
+// stamp gives an idempotent batch its producer id, epoch and sequence,
+// once: retries resend the same bytes. It returns the producer-id
+// generation the stamp belongs to.
+func (p *Producer) stamp(q *partitionQueue, b *producerBatch) (int, error) {
+	pid, epoch, gen, err := p.producerIdentity()
+	if err != nil {
+		return 0, err
+	}
+	if q.seqGen != gen {
+		q.seqGen, q.nextSeq = gen, 0
+	}
+	if err := record.SetProducer(b.data, pid, epoch, q.nextSeq); err != nil {
+		return 0, err
+	}
+	return gen, nil
+}
+
+// producerIdentity returns the producer id, fetching one when needed.
+func (p *Producer) producerIdentity() (int64, int16, int, error) {
+	p.idMu.Lock()
+	defer p.idMu.Unlock()
+	if p.producerID == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.RequestTimeout)
+		defer cancel()
+		var resp *brokerpb.InitProducerIdResponse
+		err := p.c.callAny(ctx, func(sc brokerpb.SluiceClient) error {
+			var err error
+			resp, err = sc.InitProducerId(ctx, &brokerpb.InitProducerIdRequest{})
+			return err
+		})
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		p.producerID, p.epoch = resp.ProducerId, int16(resp.ProducerEpoch)
+		p.idGen++
+	}
+	return p.producerID, p.epoch, p.idGen, nil
+}
+
+// resetIdentity drops the producer id after a failure that leaves the
+// broker's view of a sequence unknown (an indefinite failure) or refused
+// (a sequence the broker does not expect): the next batch starts a new
+// producer at sequence 0, as Kafka's producer bumps its epoch.
+func (p *Producer) resetIdentity(gen int) {
+	p.idMu.Lock()
+	defer p.idMu.Unlock()
+	if p.idGen == gen {
+		p.producerID = 0
+	}
 }
 
 // NewProducer returns a producer that sends through c.
@@ -241,6 +310,7 @@ func (c *Client) NewProducer(opts ProducerOptions) (*Producer, error) {
 		changed:  make(chan struct{}),
 	}
 	p.observer, _ = opts.Partitioner.(BatchObserver)
+	p.idempotent = opts.Acks == AcksAll && !opts.DisableIdempotence
 	// Leave the broker a tenth of the timeout (at most 1s) to answer
 	// REQUEST_TIMED_OUT before the client gives up on the attempt.
 	p.produceWait = opts.RequestTimeout - min(opts.RequestTimeout/10, time.Second)
@@ -476,13 +546,37 @@ func (p *Producer) run(q *partitionQueue) {
 
 // send produces b with retries and completes its callbacks.
 func (p *Producer) send(q *partitionQueue, b *producerBatch) {
-	resp, err := p.produce(q.tp, b.data, p.opts.Retries)
+	var resp *brokerpb.ProduceResponse
+	var err error
+	if p.idempotent {
+		var gen int
+		if gen, err = p.stamp(q, b); err == nil {
+			resp, err = p.produce(q.tp, b.data, p.opts.Retries)
+			switch c := Code(err); {
+			case err == nil, c == brokerpb.ErrorCode_DUPLICATE_SEQUENCE:
+				// Written (now or by an attempt whose reply was lost).
+				q.nextSeq += int32(len(b.dones))
+				if err != nil {
+					resp, err = &brokerpb.ProduceResponse{BaseOffset: -1, Duplicate: true}, nil
+				}
+			case IsIndefinite(err), c == brokerpb.ErrorCode_OUT_OF_ORDER_SEQUENCE,
+				c == brokerpb.ErrorCode_UNKNOWN_PRODUCER_ID, c == brokerpb.ErrorCode_INVALID_PRODUCER_EPOCH:
+				p.resetIdentity(gen)
+			}
+			// A definite failure leaves the sequence unused: the next batch
+			// takes it.
+		}
+	} else {
+		resp, err = p.produce(q.tp, b.data, p.opts.Retries)
+	}
 	p.complete(q, b, func(i int) (Result, error) {
 		r := Result{Topic: q.tp.Topic, Partition: q.tp.Partition, Offset: -1}
 		if err != nil {
 			return r, err
 		}
-		r.Offset = resp.GetBaseOffset() + int64(i)
+		if resp.GetBaseOffset() >= 0 {
+			r.Offset = resp.GetBaseOffset() + int64(i)
+		}
 		r.Duplicate = resp.GetDuplicate()
 		if rc := resp.GetReceipt(); rc != nil {
 			r.Receipt = Receipt{LeaderEpoch: rc.GetLeaderEpoch(), Replicas: rc.GetReplicas(), SyncedReplicas: rc.GetSyncedReplicas()}

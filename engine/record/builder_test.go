@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -117,5 +118,25 @@ func TestBuilderSizeBytesExact(t *testing.T) {
 	}
 	if _, err := Decode(b.Build()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSetProducer(t *testing.T) {
+	b := NewBuilder(DefaultBuilderOptions())
+	b.Append(1, []byte("k"), []byte("v"), nil)
+	b.Append(2, nil, []byte("w"), nil)
+	batch := b.Build()
+	if err := SetProducer(batch, 42, 3, 17); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Verify(batch)
+	if err != nil {
+		t.Fatalf("stamped batch fails its CRC: %v", err)
+	}
+	if h.ProducerID != 42 || h.ProducerEpoch != 3 || h.BaseSequence != 17 || h.RecordCount != 2 {
+		t.Fatalf("header after SetProducer: %+v", h)
+	}
+	if err := SetProducer(batch[:30], 1, 1, 1); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("short batch: %v", err)
 	}
 }

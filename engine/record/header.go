@@ -210,3 +210,22 @@ func SetBaseOffset(b []byte, off int64) {
 func SetPartitionLeaderEpoch(b []byte, epoch int32) {
 	binary.BigEndian.PutUint32(b[offPartitionLeaderEpoch:], uint32(epoch))
 }
+
+// SetProducer stamps an idempotent producer's id, epoch and base sequence on
+// a whole batch and recomputes its CRC (these fields are inside the CRC
+// range). A producer stamps a batch once, before its first send; retries
+// resend the same bytes, which is what lets the broker recognise them.
+func SetProducer(b []byte, producerID int64, producerEpoch int16, baseSequence int32) error {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return err
+	}
+	if len(b) < h.Size() {
+		return fmt.Errorf("%w: batch of %d bytes holds %d", ErrTruncated, h.Size(), len(b))
+	}
+	binary.BigEndian.PutUint64(b[offProducerID:], uint64(producerID))
+	binary.BigEndian.PutUint16(b[offProducerEpoch:], uint16(producerEpoch))
+	binary.BigEndian.PutUint32(b[offBaseSequence:], uint32(baseSequence))
+	binary.BigEndian.PutUint32(b[offCRC:], Checksum(b[:h.Size()]))
+	return nil
+}
