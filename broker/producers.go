@@ -135,7 +135,7 @@ func (p *partition) appendIdempotent(batch []byte, h record.Header) (engine.Appe
 
 // producerSnapshot is the table as written at a clean shutdown.
 type producerSnapshot struct {
-	EndOffset int64                     `json:"endOffset"`
+	EndOffset int64                    `json:"endOffset"`
 	Producers map[int64]*producerEntry `json:"producers"`
 }
 
