@@ -44,6 +44,7 @@ type Broker struct {
 	adminSrv                *http.Server
 	health                  *health.Server
 	data                    *dataPlane
+	groups                  *groupService
 
 	mu         sync.RWMutex
 	partitions map[topicPartition]*partition
@@ -146,10 +147,12 @@ func (b *Broker) start(ctx context.Context) error {
 	brokerpb.RegisterSluiceServer(b.grpcSrv, b)
 	healthpb.RegisterHealthServer(b.grpcSrv, b.health)
 	b.data = newDataPlane(b)
+	b.groups = newGroupService(b)
 	b.adminSrv = &http.Server{Handler: b.adminMux(), ReadHeaderTimeout: 10 * time.Second}
 
 	b.reconcile(b.coord.Snapshot())
 	b.goLoop(b.reconcileLoop)
+	b.goLoop(b.groups.tickLoop)
 	b.goLoop(b.sessionLoop)
 	b.goLoop(func() { _ = b.grpcSrv.Serve(b.grpcLn) })
 	b.goLoop(func() { b.data.serve(b.dataLn) })

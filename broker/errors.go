@@ -107,6 +107,8 @@ var grpcCodes = map[brokerpb.ErrorCode]codes.Code{
 	brokerpb.ErrorCode_UNKNOWN_GROUP:                    codes.NotFound,
 	brokerpb.ErrorCode_POLICY_VIOLATION:                 codes.FailedPrecondition,
 	brokerpb.ErrorCode_UNKNOWN:                          codes.Internal,
+	brokerpb.ErrorCode_STALE_MEMBER_EPOCH:               codes.FailedPrecondition,
+	brokerpb.ErrorCode_GROUP_MAX_SIZE_REACHED:           codes.ResourceExhausted,
 }
 
 // GRPCCode returns the gRPC code for a protocol code.

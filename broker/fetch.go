@@ -104,6 +104,10 @@ func (b *Broker) fetch(ctx context.Context, req *brokerpb.FetchRequest) (*broker
 	if e != nil {
 		return nil, e
 	}
+	filter, err := parseTagFilter(req.TagFilter)
+	if err != nil {
+		return nil, errf(codeInvalidRequest, "tag filter %q: %v", req.TagFilter, err)
+	}
 	p, e := b.partitionFor(req.Topic, req.Partition)
 	if e != nil {
 		return nil, e
@@ -114,7 +118,13 @@ func (b *Broker) fetch(ctx context.Context, req *brokerpb.FetchRequest) (*broker
 		if err != nil {
 			return 0, storageError(err)
 		}
-		resp.Records, resp.NextOffset = res.Data, res.NextOffset
+		data, err := filterBatches(res.Data, filter)
+		if err != nil {
+			return 0, storageError(err)
+		}
+		resp.Records, resp.NextOffset = data, res.NextOffset
+		// Bytes read, not bytes kept, end the long poll: a filter that
+		// matches nothing still moves the consumer forward.
 		return int64(len(res.Data)), nil
 	})
 	if e != nil {

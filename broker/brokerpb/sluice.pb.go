@@ -69,6 +69,11 @@ const (
 	// records exist but are not committed yet (or a new leader is still
 	// catching its high watermark up). Retryable; not a reason to reset.
 	ErrorCode_OFFSET_NOT_AVAILABLE ErrorCode = 33
+	// A commit carries an older member epoch than the member's current one:
+	// its partitions may have moved. Heartbeat, then retry for the partitions
+	// still owned (retryable).
+	ErrorCode_STALE_MEMBER_EPOCH     ErrorCode = 34
+	ErrorCode_GROUP_MAX_SIZE_REACHED ErrorCode = 35
 )
 
 // Enum value maps for ErrorCode.
@@ -108,6 +113,8 @@ var (
 		31: "POLICY_VIOLATION",
 		32: "UNKNOWN",
 		33: "OFFSET_NOT_AVAILABLE",
+		34: "STALE_MEMBER_EPOCH",
+		35: "GROUP_MAX_SIZE_REACHED",
 	}
 	ErrorCode_value = map[string]int32{
 		"NONE":                             0,
@@ -144,6 +151,8 @@ var (
 		"POLICY_VIOLATION":                 31,
 		"UNKNOWN":                          32,
 		"OFFSET_NOT_AVAILABLE":             33,
+		"STALE_MEMBER_EPOCH":               34,
+		"GROUP_MAX_SIZE_REACHED":           35,
 	}
 )
 
@@ -515,14 +524,19 @@ func (x *ProduceResponse) GetDuplicate() bool {
 }
 
 type FetchRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	Offset        int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
-	MaxBytes      int32                  `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`      // at least one whole batch is returned regardless
-	MaxWaitMs     int32                  `protobuf:"varint,5,opt,name=max_wait_ms,json=maxWaitMs,proto3" json:"max_wait_ms,omitempty"` // long poll
-	MinBytes      int32                  `protobuf:"varint,6,opt,name=min_bytes,json=minBytes,proto3" json:"min_bytes,omitempty"`
-	LeaderEpoch   int32                  `protobuf:"varint,7,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"` // -1 skips the check
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Topic       string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition   int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset      int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	MaxBytes    int32                  `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`      // at least one whole batch is returned regardless
+	MaxWaitMs   int32                  `protobuf:"varint,5,opt,name=max_wait_ms,json=maxWaitMs,proto3" json:"max_wait_ms,omitempty"` // long poll
+	MinBytes    int32                  `protobuf:"varint,6,opt,name=min_bytes,json=minBytes,proto3" json:"min_bytes,omitempty"`
+	LeaderEpoch int32                  `protobuf:"varint,7,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"` // -1 skips the check
+	// Return only records whose headers match this tag expression (see
+	// broker/tagfilter.go). Filtered batches are re-encoded with their
+	// offsets kept; continue from next_offset, which may be past the last
+	// record returned.
+	TagFilter     string `protobuf:"bytes,8,opt,name=tag_filter,json=tagFilter,proto3" json:"tag_filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -604,6 +618,13 @@ func (x *FetchRequest) GetLeaderEpoch() int32 {
 		return x.LeaderEpoch
 	}
 	return 0
+}
+
+func (x *FetchRequest) GetTagFilter() string {
+	if x != nil {
+		return x.TagFilter
+	}
+	return ""
 }
 
 type FetchResponse struct {
@@ -3181,7 +3202,7 @@ const file_sluice_proto_rawDesc = "" +
 	"\x12log_append_time_ms\x18\x03 \x01(\x03R\x0flogAppendTimeMs\x12(\n" +
 	"\x10log_start_offset\x18\x04 \x01(\x03R\x0elogStartOffset\x126\n" +
 	"\areceipt\x18\x05 \x01(\v2\x1c.sluice.v1.DurabilityReceiptR\areceipt\x12\x1c\n" +
-	"\tduplicate\x18\x06 \x01(\bR\tduplicate\"\xd7\x01\n" +
+	"\tduplicate\x18\x06 \x01(\bR\tduplicate\"\xf6\x01\n" +
 	"\fFetchRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
@@ -3189,7 +3210,9 @@ const file_sluice_proto_rawDesc = "" +
 	"\tmax_bytes\x18\x04 \x01(\x05R\bmaxBytes\x12\x1e\n" +
 	"\vmax_wait_ms\x18\x05 \x01(\x05R\tmaxWaitMs\x12\x1b\n" +
 	"\tmin_bytes\x18\x06 \x01(\x05R\bminBytes\x12!\n" +
-	"\fleader_epoch\x18\a \x01(\x05R\vleaderEpoch\"\xbe\x01\n" +
+	"\fleader_epoch\x18\a \x01(\x05R\vleaderEpoch\x12\x1d\n" +
+	"\n" +
+	"tag_filter\x18\b \x01(\tR\ttagFilter\"\xbe\x01\n" +
 	"\rFetchResponse\x12\x18\n" +
 	"\arecords\x18\x01 \x01(\fR\arecords\x12%\n" +
 	"\x0ehigh_watermark\x18\x02 \x01(\x03R\rhighWatermark\x12(\n" +
@@ -3396,7 +3419,7 @@ const file_sluice_proto_rawDesc = "" +
 	"\x16InitProducerIdResponse\x12\x1f\n" +
 	"\vproducer_id\x18\x01 \x01(\x03R\n" +
 	"producerId\x12%\n" +
-	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch*\x99\x06\n" +
+	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch*\xcd\x06\n" +
 	"\tErrorCode\x12\b\n" +
 	"\x04NONE\x10\x00\x12\x1e\n" +
 	"\x1aUNKNOWN_TOPIC_OR_PARTITION\x10\x01\x12\x0e\n" +
@@ -3433,7 +3456,9 @@ const file_sluice_proto_rawDesc = "" +
 	"\rUNKNOWN_GROUP\x10\x1e\x12\x14\n" +
 	"\x10POLICY_VIOLATION\x10\x1f\x12\v\n" +
 	"\aUNKNOWN\x10 \x12\x18\n" +
-	"\x14OFFSET_NOT_AVAILABLE\x10!*J\n" +
+	"\x14OFFSET_NOT_AVAILABLE\x10!\x12\x16\n" +
+	"\x12STALE_MEMBER_EPOCH\x10\"\x12\x1a\n" +
+	"\x16GROUP_MAX_SIZE_REACHED\x10#*J\n" +
 	"\x04Acks\x12\x14\n" +
 	"\x10ACKS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tACKS_NONE\x10\x01\x12\x0f\n" +

@@ -181,3 +181,11 @@ func sortOffsets(os []CommittedOffset) {
 		return os[i].Partition < os[j].Partition
 	})
 }
+
+func (g etcdGroups) Release(ctx context.Context, c GroupClaim) error {
+	_, err := g.c.cli.Txn(ctx).If(g.fence(c)).Then(clientv3.OpDelete(g.c.keys.groupCoordinator(c.Group))).Commit()
+	if err != nil {
+		return fmt.Errorf("coord: release group %q: %w", c.Group, err)
+	}
+	return nil
+}

@@ -76,6 +76,9 @@ type GroupStore interface {
 	List(ctx context.Context) ([]string, error)
 	// Delete removes the group's meta and offsets (the claim stays).
 	Delete(ctx context.Context, c GroupClaim) error
+	// Release gives the claim up (the coordinator key is deleted if it is
+	// still this claim's), so another broker can claim the group.
+	Release(ctx context.Context, c GroupClaim) error
 }
 
 // ErrNotCoordinator: the write's group claim is gone (the broker's lease

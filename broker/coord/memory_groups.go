@@ -163,3 +163,14 @@ func (g memGroups) Delete(ctx context.Context, c GroupClaim) error {
 	})
 	return nil
 }
+
+func (g memGroups) Release(ctx context.Context, c GroupClaim) error {
+	m := g.c.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := g.keys().groupCoordinator(c.Group)
+	if kv, ok := m.kvs[k]; ok && kv.createRev == c.Revision {
+		m.txn(func(t *memTxn) { t.del(k) })
+	}
+	return nil
+}

@@ -79,6 +79,15 @@ func testGroups(t *testing.T, newCoords NewCoords) {
 	if _, err := g2.Commit(ctx, c2, rev, offsets[:1]); err != nil {
 		t.Fatalf("commit by the new coordinator: %v", err)
 	}
+	if err := g2.Release(ctx, c2); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := g2.Load(ctx, "orders"); err != nil || rec.Coordinator != -1 {
+		t.Fatalf("after release: coordinator %d, %v", rec.Coordinator, err)
+	}
+	if c2, err = g2.Claim(ctx, s2, "orders", 2); err != nil {
+		t.Fatal(err)
+	}
 	if err := g2.Delete(ctx, c2); err != nil {
 		t.Fatal(err)
 	}
