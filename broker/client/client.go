@@ -60,6 +60,8 @@ type Client struct {
 	brokers    map[int32]*brokerpb.BrokerInfo
 	topics     map[string]*brokerpb.TopicInfo
 	controller int32
+	// coordinators caches the coordinator address of each group used.
+	coordinators map[string]string
 	refreshing chan struct{} // non-nil while a refresh runs; closed when it ends
 	refreshErr error
 	closed     bool
@@ -79,6 +81,8 @@ func Dial(ctx context.Context, bootstrap []string, opts ...Option) (*Client, err
 		brokers:    make(map[int32]*brokerpb.BrokerInfo),
 		topics:     make(map[string]*brokerpb.TopicInfo),
 		controller: -1,
+
+		coordinators: make(map[string]string),
 	}
 	for _, o := range opts {
 		o(&c.opts)
@@ -267,6 +271,14 @@ func (c *Client) applyMetadataLocked(resp *brokerpb.MetadataResponse, all bool) 
 type partitionMeta struct {
 	leader      int32
 	leaderEpoch int32
+}
+
+// knowsTopic reports whether topic's metadata is cached.
+func (c *Client) knowsTopic(topic string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.topics[topic]
+	return ok
 }
 
 // partitionCount returns the number of partitions of topic, refreshing the

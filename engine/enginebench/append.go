@@ -3,6 +3,7 @@ package enginebench
 import (
 	"errors"
 	"fmt"
+	"github.com/sluice-mq/sluice/internal/benchutil"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -35,7 +36,7 @@ type Measurement struct {
 	// Cache counters of the copy read path with a BlockCache.
 	CacheHits, CacheMisses int64
 	// Load is how busy the rest of the machine was (filled by Run).
-	Load Load
+	Load benchutil.Load
 }
 
 // MBps is the throughput in MB/s (10^6 bytes per second).

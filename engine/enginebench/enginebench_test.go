@@ -1,6 +1,7 @@
 package enginebench
 
 import (
+	"github.com/sluice-mq/sluice/internal/benchutil"
 	"testing"
 	"time"
 
@@ -137,7 +138,7 @@ func TestPercentileAndMedian(t *testing.T) {
 	if Percentile(d, 50) != 5 || Percentile(d, 99) != 10 || Percentile(d, 10) != 1 || Percentile(nil, 50) != 0 {
 		t.Error("Percentile")
 	}
-	if m, lo, hi := median([]float64{3, 1, 2, 10}); m != 2.5 || lo != 1 || hi != 10 {
+	if m, lo, hi := benchutil.Median([]float64{3, 1, 2, 10}); m != 2.5 || lo != 1 || hi != 10 {
 		t.Errorf("median = %v %v %v", m, lo, hi)
 	}
 }

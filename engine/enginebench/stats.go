@@ -18,20 +18,6 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 
 // median returns the median of xs (the mean of the middle two for an even
 // count) and the minimum and maximum; zeros when xs is empty.
-func median(xs []float64) (med, lo, hi float64) {
-	if len(xs) == 0 {
-		return 0, 0, 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		med = s[n/2]
-	} else {
-		med = (s[n/2-1] + s[n/2]) / 2
-	}
-	return med, s[0], s[n-1]
-}
 
 func sortDurations(d []time.Duration) []time.Duration {
 	slices.Sort(d)

@@ -2,6 +2,7 @@ package enginebench
 
 import (
 	"fmt"
+	"github.com/sluice-mq/sluice/internal/benchutil"
 	"io"
 	"math"
 	"slices"
@@ -30,9 +31,9 @@ type Config struct {
 	Quick bool
 	// Only limits the run to these Groups (all when empty).
 	Only []string
-	// Quiet is the machine-load gate; the zero value means DefaultQuiet
+	// Quiet is the machine-load gate; the zero value means benchutil.DefaultQuiet
 	// (or the quick variant) unless Quiet.Disabled is set.
-	Quiet QuietOptions
+	Quiet benchutil.QuietOptions
 	// Progress receives one line per run (nil: none).
 	Progress io.Writer
 
@@ -64,7 +65,7 @@ var DefaultConfig = Config{
 	PreallocDuration:  time.Second,
 	PreallocAppenders: []int{1, 16},
 	OverwriteBytes:    64 << 20,
-	Quiet:             DefaultQuiet,
+	Quiet:             benchutil.DefaultQuiet,
 }
 
 // QuickConfig is --quick: about 45 s.
@@ -81,7 +82,7 @@ var QuickConfig = Config{
 	PreallocDuration:  300 * time.Millisecond,
 	PreallocAppenders: []int{1},
 	OverwriteBytes:    32 << 20,
-	Quiet:             QuietOptions{Busy: 0.10, Window: 500 * time.Millisecond, Timeout: time.Second, Contaminated: 0.20},
+	Quiet:             benchutil.QuietOptions{Busy: 0.10, Window: 500 * time.Millisecond, Timeout: time.Second, Contaminated: 0.20},
 }
 
 func (c Config) withDefaults() Config {
@@ -120,7 +121,7 @@ func (c Config) withDefaults() Config {
 	if len(c.PreallocAppenders) == 0 {
 		c.PreallocAppenders = d.PreallocAppenders
 	}
-	if c.Quiet == (QuietOptions{}) {
+	if c.Quiet == (benchutil.QuietOptions{}) {
 		c.Quiet = d.Quiet
 	}
 	return c
@@ -241,9 +242,8 @@ func (s *suite) progressf(format string, args ...any) {
 
 // measure waits for a quiet machine, runs fn, and records the load.
 func (s *suite) measure(label string, fn func() (Measurement, error)) (Measurement, error) {
-	quiet := waitQuiet(s.cfg.Quiet)
 	var m Measurement
-	load, err := measureLoad(s.cfg.Quiet, !quiet, func() error {
+	load, quiet, err := benchutil.Measure(s.cfg.Quiet, func() error {
 		var err error
 		m, err = fn()
 		return err
@@ -301,9 +301,9 @@ func (s *suite) row(group, name, unit string, pairs []pair, engFig, baseFig func
 	if noisy {
 		r.Kept = 0
 	}
-	r.Engine, _, _ = median(engs)
-	r.Baseline, _, _ = median(bases)
-	r.Ratio, r.RatioMin, r.RatioMax = median(ratios)
+	r.Engine, _, _ = benchutil.Median(engs)
+	r.Baseline, _, _ = benchutil.Median(bases)
+	r.Ratio, r.RatioMin, r.RatioMax = benchutil.Median(ratios)
 	switch {
 	case goal == 0:
 		r.Verdict = "info"
@@ -387,11 +387,11 @@ func (s *suite) syncGroup() error {
 			sps = append(sps, p.eng.SyncsPerSec())
 			rsps = append(rsps, p.base.SyncsPerSec())
 		}
-		a, _, _ := median(aps)
-		b, _, _ := median(bps)
-		f, _, _ := median(sps)
-		rf, _, _ := median(rsps)
-		g, _, _ := median(gs)
+		a, _, _ := benchutil.Median(aps)
+		b, _, _ := benchutil.Median(bps)
+		f, _, _ := benchutil.Median(sps)
+		rf, _, _ := benchutil.Median(rsps)
+		g, _, _ := benchutil.Median(gs)
 		s.report.Rows[len(s.report.Rows)-1].Detail = fmt.Sprintf("%.0f appends/s, %.1f appends/group, %.1f KB/fsync, %.0f fsyncs/s (raw %.0f fsyncs/s)", a, g, b/1e3, f, rf)
 	}
 	// Group commit: the k-th 16-appender run against the k-th 1-appender run.
@@ -418,7 +418,7 @@ func (s *suite) syncGroup() error {
 		for _, p := range kept {
 			gs = append(gs, p.eng.AppendsPerGroup())
 		}
-		g, _, _ := median(gs)
+		g, _, _ := benchutil.Median(gs)
 		s.report.Rows[len(s.report.Rows)-1].Detail = fmt.Sprintf("%.1f appends/group with the delay (verdict %s)", g, r.Verdict)
 	}
 	return nil
@@ -498,7 +498,7 @@ func (s *suite) read() (err error) {
 	for _, p := range kept {
 		hits = append(hits, p.eng.CacheHitRate())
 	}
-	h, hlo, hhi := median(hits)
+	h, hlo, hhi := benchutil.Median(hits)
 	s.report.Rows[len(s.report.Rows)-1].Detail = fmt.Sprintf("cache hit rate %.0f%% (%.0f..%.0f%%), budget %d MiB, cold at each run's start", 100*h, 100*hlo, 100*hhi, c.CacheBudget>>20)
 	s.row("read", "engine sendfile vs engine copy (G4)", "MB/s", sendVsCopy, mbps, mbps, 1.05, false)
 	return nil
@@ -564,11 +564,11 @@ func (s *suite) prealloc() error {
 			p50 = append(p50, micros(Percentile(m.SyncLatency, 50)))
 			p99 = append(p99, micros(Percentile(m.SyncLatency, 99)))
 		}
-		res.MBps, _, _ = median(mb)
-		res.SyncsPerSec, _, _ = median(sps)
-		res.BytesPerSync, _, _ = median(bps)
-		res.SyncP50us, _, _ = median(p50)
-		res.SyncP99us, _, _ = median(p99)
+		res.MBps, _, _ = benchutil.Median(mb)
+		res.SyncsPerSec, _, _ = benchutil.Median(sps)
+		res.BytesPerSync, _, _ = benchutil.Median(bps)
+		res.SyncP50us, _, _ = benchutil.Median(p50)
+		res.SyncP99us, _, _ = benchutil.Median(p99)
 		return res
 	}
 	for _, n := range c.PreallocAppenders {
@@ -614,6 +614,6 @@ func TinyConfig(dir string) Config {
 		PreallocDuration:  100 * time.Millisecond,
 		PreallocAppenders: []int{1},
 		OverwriteBytes:    1 << 20,
-		Quiet:             QuietOptions{Disabled: true},
+		Quiet:             benchutil.QuietOptions{Disabled: true},
 	}
 }

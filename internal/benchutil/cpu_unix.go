@@ -1,14 +1,14 @@
 //go:build unix
 
-package enginebench
+package benchutil
 
 import (
 	"syscall"
 	"time"
 )
 
-// selfCPU is this process's user+system CPU time so far.
-func selfCPU() time.Duration {
+// SelfCPU is this process's user+system CPU time so far.
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

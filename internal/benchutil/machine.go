@@ -1,4 +1,4 @@
-package brokerbench
+package benchutil
 
 import (
 	"bytes"
@@ -8,9 +8,6 @@ import (
 	"strconv"
 	"time"
 )
-
-// The quiet-machine gate is a copy of engine/enginebench's (machine.go),
-// which exports none of it; here /proc/stat is read with os.ReadFile.
 
 // QuietOptions say when the machine counts as quiet enough to start a run
 // and when a finished run counts as contaminated.
@@ -72,7 +69,7 @@ func (l Load) String() string {
 const userHZ = 100 // the unit of /proc/stat
 
 func readCPU() cpuSample {
-	s := cpuSample{at: time.Now(), self: selfCPU()}
+	s := cpuSample{at: time.Now(), self: SelfCPU()}
 	buf, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return s
@@ -109,7 +106,7 @@ func between(a, b cpuSample) (others, self float64, ok bool) {
 // waitQuiet waits until other processes have used less than q.Busy of the
 // machine for q.Window, or q.Timeout passes, and reports whether it was
 // quiet.
-func waitQuiet(q QuietOptions) bool {
+func WaitQuiet(q QuietOptions) bool {
 	if q.Disabled {
 		return true
 	}
@@ -140,7 +137,7 @@ func waitQuiet(q QuietOptions) bool {
 }
 
 // measureLoad runs fn between two readings and returns how busy others were.
-func measureLoad(q QuietOptions, notQuiet bool, fn func() error) (Load, error) {
+func MeasureLoad(q QuietOptions, notQuiet bool, fn func() error) (Load, error) {
 	if q.Disabled {
 		return Load{}, fn()
 	}
@@ -149,4 +146,12 @@ func measureLoad(q QuietOptions, notQuiet bool, fn func() error) (Load, error) {
 	b := readCPU()
 	others, self, ok := between(a, b)
 	return Load{Others: others, Self: self, Known: ok, NotQuiet: notQuiet}, err
+}
+
+// Measure waits for a quiet machine (WaitQuiet), then runs fn while
+// measuring the load (MeasureLoad). quiet is false when the wait timed out.
+func Measure(q QuietOptions, fn func() error) (load Load, quiet bool, err error) {
+	quiet = WaitQuiet(q)
+	load, err = MeasureLoad(q, !quiet, fn)
+	return load, quiet, err
 }
