@@ -62,9 +62,9 @@ type Client struct {
 	controller int32
 	// coordinators caches the coordinator address of each group used.
 	coordinators map[string]string
-	refreshing chan struct{} // non-nil while a refresh runs; closed when it ends
-	refreshErr error
-	closed     bool
+	refreshing   chan struct{} // non-nil while a refresh runs; closed when it ends
+	refreshErr   error
+	closed       bool
 }
 
 // Dial connects to the cluster through any of the bootstrap addresses
