@@ -29,10 +29,9 @@ import (
 type groupService struct {
 	b *Broker
 
-	mu      sync.Mutex // guards core and held
-	core    *group.Coordinator
-	held    map[string]*heldGroup
-	tickers sync.WaitGroup
+	mu   sync.Mutex // guards core and held
+	core *group.Coordinator
+	held map[string]*heldGroup
 }
 
 // heldGroup is a group this broker coordinates. mu serialises its etcd

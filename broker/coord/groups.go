@@ -95,20 +95,6 @@ func checkGroupName(g string) error {
 	return nil
 }
 
-// parseGroupKey splits a key under groups/<g>/offsets/ into topic and
-// partition.
-func parseOffsetKey(rel string) (topic string, p int32, ok bool) {
-	i := strings.LastIndexByte(rel, '/')
-	if i <= 0 {
-		return "", 0, false
-	}
-	n, err := strconv.ParseInt(rel[i+1:], 10, 32)
-	if err != nil {
-		return "", 0, false
-	}
-	return rel[:i], int32(n), true
-}
-
 type coordinatorValue struct {
 	Broker int32 `json:"broker"`
 }
