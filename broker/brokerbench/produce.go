@@ -88,7 +88,7 @@ type ProduceParams struct {
 	// sync_interval.
 	Durable bool
 	// Linger and MaxBatchBytes of the Sluice producers (zero: the
-	// ProfileThroughput defaults, 5ms and 1 MiB; negative Linger: none).
+	// ProfileThroughput defaults: no linger and 1 MiB; negative Linger: none).
 	Linger        time.Duration
 	MaxBatchBytes int
 }
