@@ -64,6 +64,62 @@ type ConsumerOptions struct {
 	// MinBytes is how many record bytes a fetch waits for (default 1).
 	MinBytes  int32
 	Transport Transport
+	// TagFilter fetches only the records whose headers match this tag
+	// expression (broker/tagfilter.go: "region=eu && priority=high ||
+	// audit"), filtered on the broker. Filtered fetches use gRPC (the data
+	// plane sends stored batches as they are) and continue from the
+	// broker's next offset, so the offsets Poll returns may be sparse. A
+	// group member also reports it to the coordinator (DescribeGroup).
+	TagFilter string
+
+	// Group makes the consumer a member of this consumer group (DESIGN.md
+	// §6): the group's coordinator assigns it a share of the partitions of
+	// its subscription, and moves partitions between members one at a time
+	// (a partition is revoked from its old owner, which commits, before
+	// the new owner gets it). A background goroutine heartbeats; Poll
+	// returns records only of the partitions the member owns. Without a
+	// Group, Assign chooses the partitions and nothing is committed.
+	Group string
+	// Topics is the subscription: the member joins at NewConsumer. Leave
+	// it empty to join later with Subscribe.
+	Topics []string
+	// Assignor is the member's preferred assignor: sticky (the default),
+	// range or roundrobin. The group uses the most common preference.
+	Assignor string
+	// SessionTimeout: a member that does not heartbeat for this long is
+	// removed and its partitions reassigned (0: the coordinator's default,
+	// 45s). The heartbeat interval is the coordinator's choice (a fifteenth
+	// of it).
+	SessionTimeout time.Duration
+	// RebalanceTimeout: how long the member may take to give up partitions
+	// before the coordinator fences it (0: the coordinator's default, 5m).
+	// A revocation waits at most half of it for the application to finish
+	// the records it holds (30s when unset).
+	RebalanceTimeout time.Duration
+	// AutoCommit commits the processed positions (see AtLeastOnce) every
+	// AutoCommitInterval (default 5s) in the background. Not used with
+	// AtMostOnce, which commits in Poll.
+	AutoCommit         bool
+	AutoCommitInterval time.Duration
+	// AutoOffsetReset is where a newly assigned partition without a
+	// committed offset starts: Latest (the default, like Kafka) or
+	// Earliest.
+	AutoOffsetReset OffsetSpec
+	// Delivery picks the delivery promise (AtLeastOnce by default).
+	Delivery Delivery
+	// PositionStore is required with ExactlyOnce, and only used then.
+	PositionStore PositionStore
+	// OnAssigned is called with the partitions the member takes on, after
+	// their start positions are known and before any of their records is
+	// fetched. OnRevoked is called with the partitions it gives up: with
+	// lost=false after it stopped fetching them and committed (per
+	// Delivery), before the coordinator hears of it (so a new owner has
+	// not started); with lost=true after the member was fenced or expired,
+	// when another member may own them already and nothing was committed.
+	// Both run on the heartbeat goroutine (or in Close); they must not
+	// call Close.
+	OnAssigned func(assigned []TopicPartition)
+	OnRevoked  func(revoked []TopicPartition, lost bool)
 }
 
 // recordsSlackBytes is how far a response may exceed FetchMaxBytes, since
@@ -87,12 +143,14 @@ func (o ConsumerOptions) resolve() ConsumerOptions {
 	return o
 }
 
-// Consumer reads assigned partitions from their leaders (no consumer groups
-// yet). Poll must not be called from several goroutines at once; the other
-// methods may be called concurrently with it.
+// Consumer reads partitions from their leaders: the partitions given to
+// Assign or, with ConsumerOptions.Group, those the group's coordinator
+// assigns it. Poll must not be called from several goroutines at once; the
+// other methods may be called concurrently with it.
 type Consumer struct {
 	c    *Client
 	opts ConsumerOptions
+	g    *groupMember // nil without a Group
 
 	pollMu sync.Mutex // one Poll at a time; guards data
 	// data holds one idle data-plane connection per broker address. A
@@ -110,10 +168,14 @@ type Consumer struct {
 	// in at most one of them.
 	positions map[TopicPartition]int64
 	resets    map[TopicPartition]OffsetSpec
+	paused    map[TopicPartition]bool
 	closed    bool
 }
 
-// NewConsumer returns a consumer that reads through c.
+// NewConsumer returns a consumer that reads through c. With opts.Group and
+// opts.Topics it joins the group at once (its heartbeat goroutine starts);
+// with a Group and no Topics, at Subscribe. Close a group consumer to leave
+// the group.
 func (c *Client) NewConsumer(opts ConsumerOptions) (*Consumer, error) {
 	c.mu.Lock()
 	closed := c.closed
@@ -121,20 +183,37 @@ func (c *Client) NewConsumer(opts ConsumerOptions) (*Consumer, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	return &Consumer{
+	if err := validateGroupOptions(opts); err != nil {
+		return nil, err
+	}
+	co := &Consumer{
 		c:         c,
 		opts:      opts.resolve(),
 		data:      make(map[string]*dataConn),
 		noData:    make(map[string]bool),
 		positions: make(map[TopicPartition]int64),
 		resets:    make(map[TopicPartition]OffsetSpec),
-	}, nil
+		paused:    make(map[TopicPartition]bool),
+	}
+	if opts.Group != "" {
+		co.g = newGroupMember(co)
+		co.mu.Lock()
+		co.g.startLocked()
+		co.mu.Unlock()
+	}
+	return co, nil
 }
 
 // Assign replaces the set of partitions the consumer reads. A partition
 // keeps its position if it stays assigned or was Seek'd before; a new one
-// starts at Latest (only records produced from now on) until Seek'd.
+// starts at Latest (only records produced from now on) until Seek'd. A
+// group consumer's partitions are the coordinator's choice: Assign is
+// ignored (and logged) there.
 func (co *Consumer) Assign(tps ...TopicPartition) {
+	if co.g != nil {
+		co.c.opts.logger.Warn("sluice: Assign ignored on a group consumer", "group", co.opts.Group)
+		return
+	}
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	keep := make(map[TopicPartition]bool, len(tps))
@@ -158,17 +237,30 @@ func (co *Consumer) Assign(tps ...TopicPartition) {
 	}
 }
 
-// Assignment returns the assigned partitions.
+// Assignment returns the assigned partitions; for a group consumer, the
+// partitions it owns (including those whose start position is still being
+// looked up), sorted.
 func (co *Consumer) Assignment() []TopicPartition {
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	if co.g != nil {
+		return sortedTPs(co.g.owned)
+	}
 	return append([]TopicPartition(nil), co.assigned...)
 }
 
-// Seek sets the next offset Poll fetches for tp.
+// Seek sets the next offset Poll fetches for tp. In a group, only for an
+// owned partition, and the offset counts as processed (it is what the next
+// commit stores).
 func (co *Consumer) Seek(tp TopicPartition, offset int64) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	if g := co.g; g != nil {
+		if !g.owned[tp] || g.uninit[tp] {
+			return
+		}
+		g.processed[tp] = offset
+	}
 	co.positions[tp] = offset
 	delete(co.resets, tp)
 }
@@ -185,6 +277,9 @@ func (co *Consumer) seekTo(spec OffsetSpec, tps []TopicPartition) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	for _, tp := range tps {
+		if co.g != nil && (!co.g.owned[tp] || co.g.uninit[tp]) {
+			continue
+		}
 		delete(co.positions, tp)
 		co.resets[tp] = spec
 	}
@@ -221,18 +316,32 @@ func (co *Consumer) Position(tp TopicPartition) int64 {
 	return -1
 }
 
-// Close closes the consumer's data-plane connections.
-func (co *Consumer) Close() error {
+// Close closes the consumer's data-plane connections. A group consumer
+// first stops heartbeating, commits what was processed (AtLeastOnce, or
+// ExactlyOnce with AutoCommit), calls OnRevoked for what it owned and
+// leaves the group, so its partitions move to other members at once.
+// Closing twice is a no-op.
+func (co *Consumer) Close() error { return co.close(true) }
+
+func (co *Consumer) close(leave bool) error {
 	co.mu.Lock()
+	was := co.closed
 	co.closed = true
 	co.mu.Unlock()
+	if was {
+		return nil
+	}
+	var err error
+	if co.g != nil {
+		err = co.g.close(leave)
+	}
 	co.pollMu.Lock()
 	defer co.pollMu.Unlock()
 	for addr, d := range co.data {
 		d.close()
 		delete(co.data, addr)
 	}
-	return nil
+	return err
 }
 
 // fetchResult is one partition's outcome within a Poll.
@@ -266,7 +375,17 @@ func (co *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	defer co.pollMu.Unlock()
 	co.mu.Lock()
 	closed := co.closed
-	assigned := append([]TopicPartition(nil), co.assigned...)
+	var fatal error
+	if co.g != nil {
+		fatal = co.g.fatal
+		co.g.markPolledLocked()
+	}
+	assigned := make([]TopicPartition, 0, len(co.assigned))
+	for _, tp := range co.assigned {
+		if !co.paused[tp] {
+			assigned = append(assigned, tp)
+		}
+	}
 	resets := make(map[TopicPartition]OffsetSpec, len(co.resets))
 	for tp, spec := range co.resets {
 		resets[tp] = spec
@@ -275,7 +394,23 @@ func (co *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	if closed {
 		return nil, ErrClosed
 	}
+	if fatal != nil {
+		return nil, fatal
+	}
 	if len(assigned) == 0 {
+		if co.g != nil {
+			// Wake up as soon as partitions are assigned.
+			t := time.NewTimer(co.opts.MaxWait)
+			defer t.Stop()
+			select {
+			case <-co.g.assigned:
+				return nil, nil
+			case <-t.C:
+				return nil, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
 		return nil, sleep(ctx, co.opts.MaxWait)
 	}
 
@@ -290,6 +425,9 @@ func (co *Consumer) Poll(ctx context.Context) ([]Record, error) {
 		if co.resets[tp] == spec {
 			co.positions[tp] = off
 			delete(co.resets, tp)
+			if co.g != nil {
+				co.g.processed[tp] = off
+			}
 		}
 		co.mu.Unlock()
 	}
@@ -351,18 +489,36 @@ func (co *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	wg.Wait()
 
 	var out []Record
+	from := make(map[TopicPartition]int64, len(results))
 	co.mu.Lock()
+	var fetchable map[TopicPartition]bool
+	if co.g != nil {
+		fetchable = make(map[TopicPartition]bool, len(co.assigned))
+		for _, tp := range co.assigned {
+			fetchable[tp] = true
+		}
+	}
 	for _, r := range results {
 		if cur, ok := co.positions[r.tp]; !ok || cur != r.from {
 			continue // Seek'd or unassigned meanwhile: drop what was fetched
 		}
+		if fetchable != nil && !fetchable[r.tp] {
+			continue // being revoked: its records are no longer ours to return
+		}
 		out = append(out, r.records...)
+		from[r.tp] = r.from
 		co.positions[r.tp] = r.next
 		if r.err != nil {
 			errs = append(errs, r.err)
 		}
 	}
 	co.mu.Unlock()
+	if co.g != nil && co.opts.Delivery == AtMostOnce {
+		var err error
+		if out, err = co.g.commitBeforeReturn(ctx, out, from); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(out) == 0 && len(errs) == 0 && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -437,7 +593,7 @@ func (co *Consumer) fetch(ctx context.Context, leader int32, conn *dataConn, tp 
 		err error
 	)
 	addr := b.GetDataAddr()
-	if co.opts.Transport == TransportDataPlane && addr != "" && !co.dataPlaneBroken(addr) && len(tp.Topic) <= brokerpb.MaxTopicNameBytes {
+	if co.opts.TagFilter == "" && co.opts.Transport == TransportDataPlane && addr != "" && !co.dataPlaneBroken(addr) && len(tp.Topic) <= brokerpb.MaxTopicNameBytes {
 		if conn == nil || conn.addr != addr {
 			if conn != nil {
 				conn.close()
@@ -454,14 +610,19 @@ func (co *Consumer) fetch(ctx context.Context, leader int32, conn *dataConn, tp 
 				conn = nil
 				if errors.Is(err, errDataPlaneUnsupported) {
 					co.fallBack(leader, addr, err)
-					raw, err = co.fetchGRPC(ctx, leader, tp, offset, wait, pm.leaderEpoch, limit)
+					raw, _, err = co.fetchGRPC(ctx, leader, tp, offset, wait, pm.leaderEpoch, limit)
 				}
 			}
 			return co.finish(r, raw, err), conn
 		}
 	}
-	raw, err = co.fetchGRPC(ctx, leader, tp, offset, wait, pm.leaderEpoch, limit)
-	return co.finish(r, raw, err), conn
+	raw, next, err := co.fetchGRPC(ctx, leader, tp, offset, wait, pm.leaderEpoch, limit)
+	r = co.finish(r, raw, err)
+	if co.opts.TagFilter != "" && r.err == nil && next > r.next {
+		// Filtered: the records that did not match are skipped over.
+		r.next = next
+	}
+	return r, conn
 }
 
 // dataPlaneBroken reports whether addr's data plane is known not to work.
@@ -528,11 +689,12 @@ func (co *Consumer) fetchData(ctx context.Context, conn *dataConn, tp TopicParti
 	return nil, &Error{Code: resp.Error, Message: resp.ErrorMessage, Leader: -1, LeaderEpoch: -1}
 }
 
-// fetchGRPC fetches with the gRPC Fetch call.
-func (co *Consumer) fetchGRPC(ctx context.Context, leader int32, tp TopicPartition, offset int64, wait time.Duration, epoch int32, limit int64) ([]byte, error) {
+// fetchGRPC fetches with the gRPC Fetch call, applying the tag filter. It
+// returns the records and the broker's next offset.
+func (co *Consumer) fetchGRPC(ctx context.Context, leader int32, tp TopicPartition, offset int64, wait time.Duration, epoch int32, limit int64) ([]byte, int64, error) {
 	sc, err := co.c.brokerClient(leader)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait+fetchTimeoutSlack)
 	defer cancel()
@@ -544,11 +706,12 @@ func (co *Consumer) fetchGRPC(ctx context.Context, leader int32, tp TopicPartiti
 		MaxWaitMs:   int32(wait.Milliseconds()),
 		MinBytes:    co.opts.MinBytes,
 		LeaderEpoch: epoch,
+		TagFilter:   co.opts.TagFilter,
 	}, grpc.MaxCallRecvMsgSize(int(limit)+64<<10))
 	if err != nil {
-		return nil, fromStatus(err, false)
+		return nil, -1, fromStatus(err, false)
 	}
-	return resp.GetRecords(), nil
+	return resp.GetRecords(), resp.GetNextOffset(), nil
 }
 
 // decodeRecords verifies and decodes the whole batches in raw and returns

@@ -112,6 +112,8 @@ var retryableCodes = map[brokerpb.ErrorCode]bool{
 	brokerpb.ErrorCode_BROKER_NOT_AVAILABLE:             true,
 	brokerpb.ErrorCode_NOT_COORDINATOR:                  true,
 	brokerpb.ErrorCode_COORDINATOR_NOT_AVAILABLE:        true,
+	brokerpb.ErrorCode_STALE_MEMBER_EPOCH:               true, // heartbeat, then commit again
+	brokerpb.ErrorCode_OFFSET_NOT_AVAILABLE:             true, // above the high watermark, not yet committed
 }
 
 // IsRetryable reports whether err is a transient condition that the same
@@ -120,8 +122,14 @@ var retryableCodes = map[brokerpb.ErrorCode]bool{
 // metadata (UNKNOWN_TOPIC_OR_PARTITION from a broker; not when the client's
 // freshly refreshed metadata lacks the topic), too few in-sync replicas
 // (NOT_ENOUGH_REPLICAS, NOT_ENOUGH_REPLICAS_AFTER_APPEND), timeouts
-// (REQUEST_TIMED_OUT) and unreachable brokers (BROKER_NOT_AVAILABLE, which
-// is also what a broken connection maps to). A cancelled context is not
+// (REQUEST_TIMED_OUT), unreachable brokers (BROKER_NOT_AVAILABLE, which
+// is also what a broken connection maps to), records not committed yet
+// (OFFSET_NOT_AVAILABLE), a group coordinator that moved or is starting
+// (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE) and an offset commit made
+// with an older member epoch (STALE_MEMBER_EPOCH: heartbeat, then commit
+// again). UNKNOWN_MEMBER and FENCED_MEMBER_EPOCH are not retryable as
+// such: the member must drop its partitions and rejoin, which a group
+// Consumer does by itself (see IsMembershipLost). A cancelled context is not
 // retryable. Whether a retry may duplicate is IsIndefinite's question.
 func IsRetryable(err error) bool {
 	var e *Error
@@ -132,6 +140,16 @@ func IsRetryable(err error) bool {
 		return false
 	}
 	return retryableCodes[e.Code]
+}
+
+// IsMembershipLost reports whether err says the consumer-group member is no
+// longer in the group (UNKNOWN_MEMBER: it left, expired or was removed) or
+// acts for an epoch the group has fenced (FENCED_MEMBER_EPOCH). Its
+// partitions may already belong to another member: a group Consumer drops
+// them (OnRevoked with lost=true) and rejoins with epoch 0.
+func IsMembershipLost(err error) bool {
+	c := Code(err)
+	return c == brokerpb.ErrorCode_UNKNOWN_MEMBER || c == brokerpb.ErrorCode_FENCED_MEMBER_EPOCH
 }
 
 // IsIndefinite reports whether the failed request may nevertheless have

@@ -48,6 +48,18 @@ func TestFromStatus(t *testing.T) {
 			sent: true, code: brokerpb.ErrorCode_REQUEST_TIMED_OUT, retryable: true, leader: -1, epoch: -1},
 		{name: "not enough replicas before append", err: withInfo(codes.Unavailable, "NOT_ENOUGH_REPLICAS", map[string]string{"indefinite": "false"}),
 			sent: true, code: brokerpb.ErrorCode_NOT_ENOUGH_REPLICAS, retryable: true, leader: -1, epoch: -1},
+		{name: "not coordinator", err: withInfo(codes.FailedPrecondition, "NOT_COORDINATOR", map[string]string{"leader": "2"}),
+			sent: true, code: brokerpb.ErrorCode_NOT_COORDINATOR, retryable: true, leader: 2, epoch: -1},
+		{name: "coordinator not available", err: withInfo(codes.Unavailable, "COORDINATOR_NOT_AVAILABLE", nil),
+			sent: true, code: brokerpb.ErrorCode_COORDINATOR_NOT_AVAILABLE, retryable: true, leader: -1, epoch: -1},
+		{name: "stale member epoch", err: withInfo(codes.FailedPrecondition, "STALE_MEMBER_EPOCH", nil),
+			sent: true, code: brokerpb.ErrorCode_STALE_MEMBER_EPOCH, retryable: true, leader: -1, epoch: -1},
+		{name: "offset not available", err: withInfo(codes.Unavailable, "OFFSET_NOT_AVAILABLE", nil),
+			sent: true, code: brokerpb.ErrorCode_OFFSET_NOT_AVAILABLE, retryable: true, leader: -1, epoch: -1},
+		{name: "unknown member", err: withInfo(codes.NotFound, "UNKNOWN_MEMBER", nil),
+			sent: true, code: brokerpb.ErrorCode_UNKNOWN_MEMBER, leader: -1, epoch: -1},
+		{name: "fenced member epoch", err: withInfo(codes.FailedPrecondition, "FENCED_MEMBER_EPOCH", nil),
+			sent: true, code: brokerpb.ErrorCode_FENCED_MEMBER_EPOCH, leader: -1, epoch: -1},
 		{name: "disk full", err: withInfo(codes.ResourceExhausted, "DISK_FULL", nil),
 			sent: true, code: brokerpb.ErrorCode_DISK_FULL, leader: -1, epoch: -1},
 		{name: "invalid config", err: withInfo(codes.InvalidArgument, "INVALID_CONFIG", nil),
@@ -118,6 +130,22 @@ func TestFromStatusOffsetOutOfRange(t *testing.T) {
 	err = fromStatus(status.Error(codes.OutOfRange, "no detail"), false)
 	if !errors.As(err, &oor) || oor.LogStartOffset != -1 || oor.HighWatermark != -1 {
 		t.Fatalf("%v: want unknown range", err)
+	}
+}
+
+func TestIsMembershipLost(t *testing.T) {
+	for code, want := range map[brokerpb.ErrorCode]bool{
+		brokerpb.ErrorCode_UNKNOWN_MEMBER:      true,
+		brokerpb.ErrorCode_FENCED_MEMBER_EPOCH: true,
+		brokerpb.ErrorCode_STALE_MEMBER_EPOCH:  false,
+		brokerpb.ErrorCode_NOT_COORDINATOR:     false,
+	} {
+		if got := IsMembershipLost(newError(code, "x")); got != want {
+			t.Errorf("IsMembershipLost(%v) = %v, want %v", code, got, want)
+		}
+	}
+	if IsMembershipLost(nil) || IsMembershipLost(errors.New("x")) {
+		t.Error("nil or foreign error classified as membership lost")
 	}
 }
 

@@ -192,10 +192,11 @@ func (o ProducerOptions) resolve() ProducerOptions {
 // order they were sent, also across retries, because each partition has at
 // most one request in flight: a batch is sent only after the previous one to
 // the same partition has been acknowledged or has failed for good. Different
-// partitions proceed in parallel, up to MaxInFlight requests. (An idempotent
-// producer, a later feature, may pipeline several batches per partition
-// because the broker's sequence check restores their order; that is the one
-// place to change, in run.)
+// partitions proceed in parallel, up to MaxInFlight requests. (With
+// idempotence several batches per partition could be pipelined, the
+// broker's sequence check keeping their order, if the broker held
+// out-of-order sequences back instead of refusing them; run is the one place
+// to change.)
 type Producer struct {
 	c           *Client
 	opts        ProducerOptions
@@ -479,9 +480,9 @@ func (p *Producer) sealLocked(q *partitionQueue) {
 	if q.builder.Len() == 0 {
 		return
 	}
-	q.sealed = append(q.sealed, &producerBatch{data: q.builder.Build(), dones: q.pending})
+	// Take hands the builder's buffer over instead of copying the batch.
+	q.sealed = append(q.sealed, &producerBatch{data: q.builder.Take(), dones: q.pending})
 	q.pending = nil
-	q.builder.Reset()
 }
 
 // startLocked makes sure a run goroutine serves q, and wakes it.

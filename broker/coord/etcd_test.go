@@ -380,12 +380,15 @@ func TestEtcdControllerFailover(t *testing.T) {
 	if s1.Valid() {
 		t.Fatal("old controller's session still valid")
 	}
-	if err := c2.WaitRevision(ctx, r.l.Epoch()); err != nil {
-		t.Fatal(err)
-	}
-	snap := c2.Snapshot()
-	if snap.Controller != 2 {
-		t.Fatalf("snapshot controller %d, want 2", snap.Controller)
+	// The new election key was created before the old one expired, so
+	// waiting for its revision is not enough: follow the cache until it
+	// has seen the old key go.
+	for c2.Snapshot().Controller != 2 {
+		select {
+		case <-c2.Changed():
+		case <-ctx.Done():
+			t.Fatalf("snapshot controller %d, want 2", c2.Snapshot().Controller)
+		}
 	}
 	if _, err := c2.CreateTopic(ctx, r.l, coord.TopicSpec{Name: "t", Partitions: 1}, []coord.PartitionState{{Leader: 2}}); err != nil {
 		t.Fatalf("new controller's write: %v", err)

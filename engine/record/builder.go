@@ -83,7 +83,41 @@ func (b *Builder) SizeBytes() int { return max(len(b.buf), HeaderSize) }
 // compresses and a batch that claims a codec it does not use is corrupt. The
 // Builder is unchanged and may keep appending.
 func (b *Builder) Build() []byte {
+	out := make([]byte, 0, len(b.buf))
+	return b.finish(out)
+}
+
+// Take returns the finished batch in the builder's own buffer, without
+// copying it, and resets the builder with a fresh buffer: for producers that
+// seal a batch and never touch the builder's bytes again.
+func (b *Builder) Take() []byte {
 	b.init()
+	out := b.finishInPlace()
+	size := cap(out)
+	b.buf = make([]byte, 0, size)
+	b.Reset()
+	return out
+}
+
+// finishInPlace writes the header over the reserved space in b.buf.
+func (b *Builder) finishInPlace() []byte {
+	h := b.header()
+	out := appendHeader(b.buf[:0], &h)
+	out = out[:len(b.buf)]
+	binary.BigEndian.PutUint32(out[offCRC:], crc32.Checksum(out[offAttributes:], castagnoli))
+	return out
+}
+
+func (b *Builder) finish(out []byte) []byte {
+	b.init()
+	h := b.header()
+	out = appendHeader(out, &h)
+	out = append(out, b.buf[HeaderSize:]...)
+	binary.BigEndian.PutUint32(out[offCRC:], crc32.Checksum(out[offAttributes:], castagnoli))
+	return out
+}
+
+func (b *Builder) header() Header {
 	h := Header{
 		BatchLength:          int32(len(b.buf) - LengthFieldEnd),
 		PartitionLeaderEpoch: b.opts.PartitionLeaderEpoch,
@@ -100,11 +134,7 @@ func (b *Builder) Build() []byte {
 	if b.n > 0 {
 		h.BaseTimestamp, h.MaxTimestamp = b.first, b.maxTS
 	}
-	out := make([]byte, 0, len(b.buf))
-	out = appendHeader(out, &h)
-	out = append(out, b.buf[HeaderSize:]...)
-	binary.BigEndian.PutUint32(out[offCRC:], crc32.Checksum(out[offAttributes:], castagnoli))
-	return out
+	return h
 }
 
 // Reset discards the appended records, keeping the buffer and options.

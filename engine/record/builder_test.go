@@ -140,3 +140,29 @@ func TestSetProducer(t *testing.T) {
 		t.Fatalf("short batch: %v", err)
 	}
 }
+
+func TestTakeEqualsBuild(t *testing.T) {
+	b := NewBuilder(DefaultBuilderOptions())
+	for round := range 3 {
+		for i := range 5 + round {
+			b.Append(int64(100+i), []byte("k"), bytes.Repeat([]byte{byte('a' + i)}, 50+i), []RecordHeader{{Key: "h", Value: []byte("v")}})
+		}
+		want := b.Build()
+		got := b.Take()
+		if !bytes.Equal(got, want) {
+			t.Fatalf("round %d: Take differs from Build", round)
+		}
+		if b.Len() != 0 {
+			t.Fatalf("Take did not reset the builder")
+		}
+		if _, err := Decode(got); err != nil {
+			t.Fatal(err)
+		}
+		// The taken batch must not share memory with the next one.
+		b.Append(1, nil, []byte("next"), nil)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("round %d: building on after Take changed the taken batch", round)
+		}
+		b.Reset()
+	}
+}

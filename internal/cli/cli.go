@@ -34,7 +34,7 @@ func commands() []command {
 		{name: "topic", summary: "create, list, describe, delete and alter topics", run: runTopic},
 		{name: "produce", summary: "send messages to a topic (one per stdin line)", run: runProduce},
 		{name: "consume", summary: "read messages from a topic", run: runConsume},
-		{name: "group", summary: "list, describe and reset consumer groups"},
+		{name: "group", summary: "list, describe, reset and delete consumer groups", run: runGroup},
 		{name: "bench", summary: "run benchmarks against raw baselines (sluice bench -h)", run: runBench},
 		{name: "check", summary: "run the delivery and linearizability checkers"},
 		{name: "chart", summary: "draw charts from a results/ run"},

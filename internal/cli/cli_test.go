@@ -38,7 +38,11 @@ func TestErrorsAreOneLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, exitUsage, `sluice: unknown command "frobnicate"`},
-		{[]string{"group"}, exitUsage, "sluice: group is not implemented yet (see issues)"},
+		{[]string{"check"}, exitUsage, "sluice: check is not implemented yet (see issues)"},
+		{[]string{"group", "describe"}, exitUsage, "sluice: group describe: want exactly one group name"},
+		{[]string{"group", "reset", "g", "--topic", "t"}, exitUsage, "sluice: group reset: give exactly one of"},
+		{[]string{"consume", "t", "--group", "g", "--partition", "1"}, exitUsage, "sluice: consume: --group takes its partitions"},
+		{[]string{"consume", "t", "--group", "g", "--delivery", "twice"}, exitUsage, `sluice: consume: delivery "twice"`},
 		{[]string{"chart", "x"}, exitUsage, "sluice: chart is not implemented yet (see issues)"},
 		{[]string{"bench", "nope"}, exitUsage, `sluice: bench: unknown benchmark "nope"`},
 		{[]string{"dump"}, exitUsage, "sluice: dump: want exactly one PATH"},

@@ -19,7 +19,18 @@ const consumeDescription = `Reads messages from TOPIC and prints one value per l
 per line with --json: partition, offset, timestamp, key, headers, value).
 Starts at the end of the log unless --from-beginning, --offset or --timestamp
 says otherwise. Stops after --max-messages, after --timeout without a new
-message, or on SIGINT/SIGTERM.`
+message, or on SIGINT/SIGTERM.
+
+With --group GROUP it reads as a member of that consumer group: the group's
+coordinator assigns it a share of TOPIC's partitions, each partition starts at
+the group's committed offset (without one: the end, or the beginning with
+--from-beginning), and offsets are committed as it goes:
+  --delivery at-least-once (default)  commit after printing: a crash may print
+                                      some messages again, never skips one
+  --delivery at-most-once             commit before printing: a crash may skip
+                                      messages, never prints one twice
+On --max-messages, --timeout or a signal it commits what it printed and leaves
+the group, so the partitions move to the other members at once.`
 
 func runConsume(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("consume", "TOPIC [flags]", consumeDescription)
@@ -31,6 +42,10 @@ func runConsume(args []string, stdout, stderr io.Writer) int {
 	maxMessages := fs.Int("max-messages", 0, "stop after this many messages (0: no limit)")
 	idle := fs.Duration("timeout", 0, "stop after this long without a new message (0: never)")
 	transport := fs.String("transport", "dataplane", "dataplane (zero-copy, default) or grpc")
+	group := fs.String("group", "", "consume as a member of this consumer group")
+	delivery := fs.String("delivery", "at-least-once", "with --group: at-least-once or at-most-once")
+	session := fs.Duration("session-timeout", 0, "with --group: remove the member after this long without a heartbeat (0: the broker's default, 45s)")
+	tagFilter := fs.String("tag-filter", "", "only messages whose headers match, e.g. 'region=eu && priority=high' (filtered on the broker)")
 	pos, err := parseArgs(fs, args, stdout)
 	if err != nil {
 		return parseFailed(stderr, "consume", err)
@@ -54,6 +69,15 @@ func runConsume(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	opts := client.ConsumerOptions{}
+	if *group != "" {
+		if *partition >= 0 || *offset >= 0 || *timestamp != "" {
+			return failf(stderr, exitUsage, "consume: --group takes its partitions and offsets from the group; drop --partition, --offset and --timestamp (see 'sluice group reset')")
+		}
+		if opts, err = groupConsumeOptions(*group, pos[0], *delivery, *fromBeginning, *session); err != nil {
+			return failf(stderr, exitUsage, "consume: %v", err)
+		}
+	}
+	opts.TagFilter = *tagFilter
 	switch *transport {
 	case "dataplane":
 	case "grpc":
@@ -66,6 +90,9 @@ func runConsume(args []string, stdout, stderr io.Writer) int {
 		return failf(stderr, exitFailure, "consume: %v", err)
 	}
 	defer c.Close()
+	if *group != "" {
+		return consumeGroup(c, opts, cf.json, *maxMessages, *idle, stdout, stderr)
+	}
 	topic := pos[0]
 	var tps []client.TopicPartition
 	if *partition >= 0 {
@@ -186,4 +213,68 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor Unix milliseconds", s)
 	}
 	return t, nil
+}
+
+// consumeGroup is `consume --group`: print, commit per the delivery mode,
+// and leave the group at the end.
+func consumeGroup(c *client.Client, opts client.ConsumerOptions, asJSON bool, maxMessages int, idle time.Duration, stdout, stderr io.Writer) int {
+	co, err := c.NewConsumer(opts)
+	if err != nil {
+		return failf(stderr, exitFailure, "consume: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	enc := json.NewEncoder(stdout)
+	seen := 0
+	last := time.Now()
+	status := exitOK
+loop:
+	for maxMessages == 0 || seen < maxMessages {
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if idle > 0 {
+			remaining := idle - time.Since(last)
+			if remaining <= 0 {
+				break
+			}
+			pollCtx, cancel = context.WithTimeout(ctx, remaining)
+		}
+		recs, err := co.Poll(pollCtx)
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !client.IsRetryable(err) && !client.IsMembershipLost(err) {
+			status = failf(stderr, exitFailure, "consume: %v", err)
+			break
+		}
+		printed := map[client.TopicPartition]int64{}
+		for _, r := range recs {
+			if maxMessages > 0 && seen >= maxMessages {
+				break
+			}
+			seen++
+			last = time.Now()
+			if asJSON {
+				_ = enc.Encode(jsonRecord(r))
+			} else {
+				fmt.Fprintf(stdout, "%s\n", r.Value)
+			}
+			printed[client.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
+		}
+		if len(printed) > 0 && opts.Delivery == client.AtLeastOnce {
+			// Commit exactly what was printed (a batch cut short by
+			// --max-messages is committed up to its last printed message).
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := co.CommitOffsets(cctx, printed)
+			cancel()
+			if err != nil && !client.IsMembershipLost(err) {
+				status = failf(stderr, exitFailure, "consume: commit: %v", err)
+				break loop
+			}
+		}
+	}
+	if err := co.Close(); err != nil && status == exitOK {
+		return failf(stderr, exitFailure, "consume: leaving the group: %v", err)
+	}
+	return status
 }
