@@ -368,6 +368,9 @@ func (b *Broker) stop(ctx context.Context) error {
 		_ = b.adminSrv.Shutdown(ctx)
 	}
 	b.cancel()
+	// The loops (reconcile above all) must be gone before the partitions
+	// close, or a reconcile in progress could open one again.
+	b.wg.Wait()
 	var errs []error
 	b.mu.Lock()
 	for tp, p := range b.partitions {
@@ -377,7 +380,6 @@ func (b *Broker) stop(ctx context.Context) error {
 		delete(b.partitions, tp)
 	}
 	b.mu.Unlock()
-	b.wg.Wait()
 	if box := b.session.Load(); box != nil {
 		_ = box.s.Close()
 	}

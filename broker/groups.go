@@ -130,7 +130,10 @@ func (gs *groupService) hold(ctx context.Context, groupID string) (*heldGroup, *
 }
 
 // persist stores the groups a call changed, before its answer goes out.
-func (gs *groupService) persist(ctx context.Context, ch group.Changes) *Error {
+// mine is the held group the call worked on: if it was handed over or
+// dropped meanwhile (the tick loop releases groups whose coordinator moved),
+// nothing was stored and the caller must not answer with the new state.
+func (gs *groupService) persist(ctx context.Context, mine *heldGroup, ch group.Changes) *Error {
 	for _, ev := range ch.Events {
 		gs.b.logger.Debug("group event", "event", ev.String())
 	}
@@ -138,7 +141,10 @@ func (gs *groupService) persist(ctx context.Context, ch group.Changes) *Error {
 		gs.mu.Lock()
 		h := gs.held[st.Group]
 		gs.mu.Unlock()
-		if h == nil {
+		if h == nil || (mine != nil && st.Group == mine.claim.Group && h != mine) {
+			if mine != nil && st.Group == mine.claim.Group {
+				return errf(brokerpb.ErrorCode_NOT_COORDINATOR, "group %q moved to another coordinator", st.Group)
+			}
 			continue
 		}
 		data, err := json.Marshal(st)
@@ -181,7 +187,7 @@ func (gs *groupService) tickLoop() {
 		gs.mu.Unlock()
 		ctx, cancel := context.WithTimeout(gs.b.ctx, adminTimeout)
 		for _, st := range ch.Groups {
-			gs.withGroup(st.Group, func(h *heldGroup) { _ = gs.persist(ctx, group.Changes{Groups: []group.GroupState{st}}) })
+			gs.withGroup(st.Group, func(h *heldGroup) { _ = gs.persist(ctx, h, group.Changes{Groups: []group.GroupState{st}}) })
 		}
 		for _, id := range ids {
 			if c, ok := gs.coordinatorFor(id); ok && c.ID != gs.b.cfg.ID {
@@ -294,9 +300,13 @@ func (gs *groupService) heartbeat(ctx context.Context, req *brokerpb.GroupHeartb
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	gs.mu.Lock()
+	if gs.held[req.Group] != h {
+		gs.mu.Unlock()
+		return nil, errf(brokerpb.ErrorCode_NOT_COORDINATOR, "group %q moved to another coordinator", req.Group)
+	}
 	resp, ch := gs.core.Heartbeat(hr, time.Now())
 	gs.mu.Unlock()
-	if e := gs.persist(ctx, ch); e != nil {
+	if e := gs.persist(ctx, h, ch); e != nil {
 		return nil, e
 	}
 	if e := groupErr(resp.Error, "heartbeat of group "+strconv.Quote(req.Group)); e != nil {
@@ -346,6 +356,10 @@ func (gs *groupService) commit(ctx context.Context, groupID, member string, epoc
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	gs.mu.Lock()
+	if gs.held[groupID] != h {
+		gs.mu.Unlock()
+		return errf(brokerpb.ErrorCode_NOT_COORDINATOR, "group %q moved to another coordinator", groupID)
+	}
 	k := gs.core.ValidateCommit(groupID, group.MemberID(member), epoch)
 	gs.mu.Unlock()
 	if e := groupErr(k, "commit to group "+strconv.Quote(groupID)); e != nil {

@@ -114,3 +114,69 @@ func TestIdempotentProducer(t *testing.T) {
 		t.Fatalf("next batch after the rebuild: %v %v", r, err)
 	}
 }
+
+// TestProducerSnapshotDuringAppends saves the producer table while
+// idempotent appends run: every snapshot must be consistent with its end
+// offset (a batch below it is in the table), which -race also checks.
+func TestProducerSnapshotDuringAppends(t *testing.T) {
+	b := startTestBroker(t, testConfig(t))
+	waitController(t, b)
+	c := dialBroker(t, b)
+	createTopic(t, c, "snap", 1, nil)
+	p, _ := b.partitionFor("snap", 0)
+	const producers, batches = 4, 40
+	done := make(chan struct{})
+	for pid := int64(1); pid <= producers; pid++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for seq := int32(0); seq < batches; seq++ {
+				batch := idemBatch(pid, 0, seq, "v")
+				h, e := validateClientBatch(batch)
+				if e != nil {
+					t.Error(e)
+					return
+				}
+				if _, _, e := p.appendIdempotent(batch, h); e != nil {
+					t.Error(e)
+					return
+				}
+			}
+		}()
+	}
+	finished := 0
+	for finished < producers {
+		select {
+		case <-done:
+			finished++
+		default:
+		}
+		if err := p.saveProducers(); err != nil {
+			t.Fatal(err)
+		}
+		// Whatever the log held before the rebuild must be in the rebuilt
+		// table: the retry of each producer's last batch is recognised.
+		end := p.log.LogEndOffset()
+		loaded, err := loadProducers(p.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.log.ReadUpTo(0, 1<<20, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := map[int64]record.Header{}
+		for pos := 0; pos < len(res.Data); {
+			h, err := record.ParseHeader(res.Data[pos:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			last[h.ProducerID] = h
+			pos += h.Size()
+		}
+		for pid, h := range last {
+			if d, _ := loaded.entry(pid).check(h); d == nil || d.BaseOffset != h.BaseOffset {
+				t.Fatalf("producer %d: its batch at %d is in the log but not in the rebuilt table", pid, h.BaseOffset)
+			}
+		}
+	}
+}

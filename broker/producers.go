@@ -139,12 +139,23 @@ type producerSnapshot struct {
 	Producers map[int64]*producerEntry `json:"producers"`
 }
 
-// saveProducers writes the table next to the log (clean shutdown).
+// saveProducers writes the table next to the log (clean shutdown). Every
+// producer's lock is taken first: an append that is written but not yet
+// recorded would otherwise fall below the snapshot's end offset without
+// being in its table, and its retry would be written again after a restart.
+// Holding the table lock keeps new producers out meanwhile.
 func (p *partition) saveProducers() error {
-	p.producers.mu.Lock()
-	snap := producerSnapshot{EndOffset: p.log.LogEndOffset(), Producers: p.producers.byID}
+	t := p.producers
+	t.mu.Lock()
+	for _, e := range t.byID {
+		e.mu.Lock()
+	}
+	snap := producerSnapshot{EndOffset: p.log.LogEndOffset(), Producers: t.byID}
 	data, err := json.Marshal(snap)
-	p.producers.mu.Unlock()
+	for _, e := range t.byID {
+		e.mu.Unlock()
+	}
+	t.mu.Unlock()
 	if err != nil {
 		return err
 	}

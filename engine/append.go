@@ -221,14 +221,25 @@ type pendingWrite struct {
 	next  int64 // log end offset once written
 }
 
-func (w *pendingWrite) reset() { w.bufs, w.reqs, w.bytes = w.bufs[:0], w.reqs[:0], 0 }
+// reset empties w after a flush. next goes back to the segment's published
+// end: after a failed write the batches it counted were never written, and
+// a later request of the same group must not get offsets past them.
+func (w *pendingWrite) reset() {
+	w.bufs, w.reqs, w.bytes = w.bufs[:0], w.reqs[:0], 0
+	w.next = w.seg.next
+}
+
+// usable returns the error every request gets once the log is closed or
+// poisoned.
+func (l *Log) usable() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.checkUsableLocked()
+}
 
 // process executes one group in queue order.
 func (l *Log) process(group []*request) {
-	l.mu.RLock()
-	err := l.checkUsableLocked()
-	l.mu.RUnlock()
-	if err != nil {
+	if err := l.usable(); err != nil {
 		for _, r := range group {
 			r.err = err
 		}
@@ -240,6 +251,12 @@ func (l *Log) process(group []*request) {
 	var written []*request // appends whose bytes reached the file
 	forceSync := false
 	for _, r := range group {
+		// A request earlier in this group may have closed or poisoned the
+		// log: nothing after it may be written or acknowledged.
+		if err := l.usable(); err != nil {
+			r.err = err
+			continue
+		}
 		switch r.kind {
 		case opAppend, opAppendReplica:
 			if int64(len(r.batch)) > l.opts.SegmentBytes {
@@ -252,6 +269,10 @@ func (l *Log) process(group []*request) {
 			}
 			if l.needsRoll(w, int64(len(r.batch))) {
 				written = append(written, l.flush(w)...)
+				if err := l.usable(); err != nil {
+					r.err = err
+					continue
+				}
 				if err := l.roll(); err != nil {
 					r.err = err
 					continue
@@ -440,41 +461,41 @@ func (l *Log) syncActive() error {
 	return nil
 }
 
-// roll seals the active segment and starts a new one at the log end.
+// roll seals the active segment and starts a new one at the log end. The
+// old segment is made durable (zero tail trimmed, fdatasync) before the next
+// segment's files exist: recovery trusts the tail of every segment that is
+// not the last one.
 func (l *Log) roll() error {
 	old := l.active()
-	// Create the new files first: if that fails (disk full), the old segment
-	// is untouched and stays active.
-	s, _, err := openSegmentFiles(l.fs, l.dir, old.next)
-	if err != nil {
-		if isDiskFull(err) {
-			return diskFull(err)
-		}
-		return l.setPoison(err)
-	}
 	if old.physicalSize > old.size {
 		if err := old.file.Truncate(old.size); err != nil {
-			s.release()
 			return l.setPoison(err)
 		}
 		old.physicalSize = old.size
 	}
-	// Sealed segments are always durable: recovery trusts their tails.
 	if err := old.file.Sync(); err != nil {
-		s.release()
 		return l.setPoison(err)
 	}
 	l.stats.syncs.Add(1)
 	l.stats.syncedBytes.Add(l.unsyncedBytes)
 	l.unsyncedBytes = 0
 	l.mu.Lock()
+	l.durableEndOffset = l.logEndOffset
 	old.finalTimeEntry()
 	l.mu.Unlock()
 	for _, ix := range []*index{&old.offsetIndex.index, &old.timeIndex.index} {
 		if err := persistIndex(ix); err != nil {
-			s.release()
 			return l.setPoison(err)
 		}
+	}
+	// If creating the new files fails (disk full), the old segment is
+	// durable and stays active.
+	s, _, err := openSegmentFiles(l.fs, l.dir, old.next)
+	if err != nil {
+		if isDiskFull(err) {
+			return diskFull(err)
+		}
+		return l.setPoison(err)
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		s.release()
@@ -495,7 +516,6 @@ func (l *Log) roll() error {
 		}
 	}
 	l.segments = append(l.segments, s)
-	l.durableEndOffset = l.logEndOffset
 	l.notifyLocked()
 	l.mu.Unlock()
 	l.stats.rolls.Add(1)

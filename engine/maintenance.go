@@ -172,7 +172,8 @@ func (l *Log) truncateTo(offset int64) error {
 	}
 	target.maxTimestamp = target.timeIndex.lastTimestamp()
 	l.logEndOffset = batchBase
-	l.durableEndOffset = min(l.durableEndOffset, batchBase)
+	// The truncation was fdatasynced: everything left is durable.
+	l.durableEndOffset = batchBase
 	l.notifyLocked()
 	l.mu.Unlock()
 	for _, s := range removed {
@@ -207,40 +208,38 @@ func (l *Log) refreshMaxTimestamp(s *segment) error {
 	return nil
 }
 
-// truncateFully runs inside the writer.
+// truncateFully runs inside the writer. The order keeps every crash point
+// recoverable: the new log start is checkpointed first, then the old
+// segments go (newest first, made durable), and only then is the new empty
+// segment created; a crash in between reopens at the checkpoint.
 func (l *Log) truncateFully(offset int64) error {
-	s, _, err := openSegmentFiles(l.fs, l.dir, offset)
-	if err != nil {
-		return err
-	}
-	if err := s.file.Truncate(0); err != nil {
-		s.release()
-		return err
-	}
-	if err := errors.Join(s.offsetIndex.reset(), s.timeIndex.reset()); err != nil {
-		s.release()
-		return err
-	}
 	if err := l.writeLogStart(offset); err != nil {
-		s.release()
 		return err
 	}
 	old := l.segments
+	for i := len(old) - 1; i >= 0; i-- {
+		if err := l.removeSegmentFiles(old[i]); err != nil {
+			return l.setPoison(err)
+		}
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return l.setPoison(err)
+	}
+	s, _, err := openSegmentFiles(l.fs, l.dir, offset)
+	if err != nil {
+		return l.setPoison(err)
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		s.release()
+		return l.setPoison(err)
+	}
 	l.mu.Lock()
 	l.segments = []*segment{s}
 	l.logStartOffset, l.logEndOffset, l.durableEndOffset = offset, offset, offset
 	l.notifyLocked()
 	l.mu.Unlock()
 	for _, o := range old {
-		if o.base != offset {
-			if err := l.removeSegmentFiles(o); err != nil {
-				return l.setPoison(err)
-			}
-		}
 		o.release()
-	}
-	if err := l.fs.SyncDir(l.dir); err != nil {
-		return l.setPoison(err)
 	}
 	l.unsyncedBytes = 0
 	return l.prepareActive(s)

@@ -98,7 +98,15 @@ func (l *Log) recover() error {
 		dirty = true
 	}
 	if len(bases) == 0 {
-		s, _, err := openSegmentFiles(fs, dir, l.opts.InitialOffset)
+		// A full truncation cut short after removing the old segments leaves
+		// only its checkpoint: start there.
+		start := l.opts.InitialOffset
+		if cp, err := l.loadLogStart(); err != nil {
+			return err
+		} else if cp > start {
+			start = cp
+		}
+		s, _, err := openSegmentFiles(fs, dir, start)
 		if err != nil {
 			return err
 		}
@@ -208,8 +216,9 @@ func (l *Log) loadSegment(s *segment, last bool) error {
 	}
 	s.sealed = true
 	s.finalTimeEntry()
-	if !ok {
-		// Persist the rebuilt index so the next open is cheap again.
+	if !ok || len(s.timeIndex.data) > s.timeIndex.flushed {
+		// A rebuilt index, or a final time entry the file does not have yet
+		// (a crash during the roll): write it out before mapping it.
 		if err := s.offsetIndex.seal(); err != nil {
 			return err
 		}
