@@ -273,15 +273,7 @@ func (s *suite) contaminated(m Measurement) bool {
 type pair struct{ ref, sl Measurement }
 
 func (s *suite) keep(pairs []pair) (kept []pair, discarded int, noisy bool) {
-	for _, p := range pairs {
-		if !s.contaminated(p.ref) && !s.contaminated(p.sl) {
-			kept = append(kept, p)
-		}
-	}
-	if len(kept) == 0 {
-		return pairs, len(pairs), len(pairs) > 0
-	}
-	return kept, len(pairs) - len(kept), false
+	return benchutil.KeepClean(pairs, func(p pair) bool { return !s.contaminated(p.ref) && !s.contaminated(p.sl) })
 }
 
 type goal struct {
@@ -293,30 +285,18 @@ type goal struct {
 // row builds a Row from pairs, taking fig from each run.
 func (s *suite) row(group, name, ref, unit string, pairs []pair, fig func(Measurement) float64, g goal) *Row {
 	kept, discarded, noisy := s.keep(pairs)
-	var sls, refs, ratios []float64
+	var sls, refs []float64
 	for _, p := range kept {
-		a, b := fig(p.sl), fig(p.ref)
-		sls, refs = append(sls, a), append(refs, b)
-		if b > 0 {
-			ratios = append(ratios, a/b)
-		}
+		sls, refs = append(sls, fig(p.sl)), append(refs, fig(p.ref))
 	}
 	r := Row{Group: group, Name: name, Reference: ref, Unit: unit, GoalValue: g.value, GoalAtMost: g.atMost, GoalRef: g.ref,
 		Kept: len(kept), Discarded: discarded, Noisy: noisy}
 	if noisy {
 		r.Kept = 0
 	}
-	r.Sluice, _, _ = benchutil.Median(sls)
-	r.Baseline, _, _ = benchutil.Median(refs)
-	r.Ratio, r.RatioMin, r.RatioMax = benchutil.Median(ratios)
-	switch {
-	case g.value == 0:
-		r.Verdict = "info"
-	case (!g.atMost && r.Ratio >= g.value) || (g.atMost && r.Ratio <= g.value):
-		r.Verdict = "pass"
-	default:
-		r.Verdict = "short"
-	}
+	rt := benchutil.Ratios(sls, refs)
+	r.Sluice, r.Baseline, r.Ratio, r.RatioMin, r.RatioMax = rt.Candidate, rt.Baseline, rt.Median, rt.Min, rt.Max
+	r.Verdict = benchutil.Verdict(r.Ratio, g.value, g.atMost)
 	s.report.Rows = append(s.report.Rows, r)
 	return &s.report.Rows[len(s.report.Rows)-1]
 }

@@ -274,44 +274,24 @@ type pair struct{ base, eng Measurement }
 // keep returns the pairs with neither run contaminated, or all of them
 // (noisy) when none is clean.
 func (s *suite) keep(pairs []pair) (kept []pair, discarded int, noisy bool) {
-	for _, p := range pairs {
-		if !s.contaminated(p.base) && !s.contaminated(p.eng) {
-			kept = append(kept, p)
-		}
-	}
-	if len(kept) == 0 {
-		return pairs, len(pairs), len(pairs) > 0
-	}
-	return kept, len(pairs) - len(kept), false
+	return benchutil.KeepClean(pairs, func(p pair) bool { return !s.contaminated(p.base) && !s.contaminated(p.eng) })
 }
 
 // row builds a Row from pairs with the figure fig taken from each run.
 func (s *suite) row(group, name, unit string, pairs []pair, engFig, baseFig func(Measurement) float64, goal float64, atMost bool) Row {
 	kept, discarded, noisy := s.keep(pairs)
-	var engs, bases, ratios []float64
+	var engs, bases []float64
 	for _, p := range kept {
-		e, b := engFig(p.eng), baseFig(p.base)
-		engs, bases = append(engs, e), append(bases, b)
-		if b > 0 {
-			ratios = append(ratios, e/b)
-		}
+		engs, bases = append(engs, engFig(p.eng)), append(bases, baseFig(p.base))
 	}
 	r := Row{Group: group, Name: name, Unit: unit, GoalValue: goal, GoalAtMost: atMost,
 		Kept: len(kept), Discarded: discarded, Noisy: noisy}
 	if noisy {
 		r.Kept = 0
 	}
-	r.Engine, _, _ = benchutil.Median(engs)
-	r.Baseline, _, _ = benchutil.Median(bases)
-	r.Ratio, r.RatioMin, r.RatioMax = benchutil.Median(ratios)
-	switch {
-	case goal == 0:
-		r.Verdict = "info"
-	case (!atMost && r.Ratio >= goal) || (atMost && r.Ratio <= goal):
-		r.Verdict = "pass"
-	default:
-		r.Verdict = "short"
-	}
+	rt := benchutil.Ratios(engs, bases)
+	r.Engine, r.Baseline, r.Ratio, r.RatioMin, r.RatioMax = rt.Candidate, rt.Baseline, rt.Median, rt.Min, rt.Max
+	r.Verdict = benchutil.Verdict(r.Ratio, goal, atMost)
 	s.report.Rows = append(s.report.Rows, r)
 	return r
 }
