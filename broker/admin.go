@@ -9,9 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/sluice-mq/sluice/broker/brokerpb"
 	"github.com/sluice-mq/sluice/broker/coord"
 )
@@ -147,26 +144,11 @@ func newTopicID() string {
 
 // controllerClient connects to the controller to forward an admin call.
 func (b *Broker) controllerClient(ctx context.Context) (brokerpb.SluiceClient, *Error) {
-	snap := b.coord.Snapshot()
-	if snap.Controller < 0 || snap.Controller == b.cfg.ID {
+	id := b.coord.Snapshot().Controller
+	if id < 0 || id == b.cfg.ID {
 		return nil, errf(codeBrokerNotAvailable, "no controller is elected yet; retry")
 	}
-	bi, ok := snap.Brokers[snap.Controller]
-	if !ok {
-		return nil, errf(codeBrokerNotAvailable, "controller %d is not registered; retry", snap.Controller)
-	}
-	b.forwardMu.Lock()
-	defer b.forwardMu.Unlock()
-	cc, ok := b.forward[bi.Addr]
-	if !ok {
-		var err error
-		cc, err = grpc.NewClient(bi.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return nil, errf(codeBrokerNotAvailable, "controller %d at %s: %v", bi.ID, bi.Addr, err)
-		}
-		b.forward[bi.Addr] = cc
-	}
-	return brokerpb.NewSluiceClient(cc), nil
+	return b.brokerClient(id)
 }
 
 // DeleteTopic removes a topic and, on every broker, its data.
