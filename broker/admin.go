@@ -97,6 +97,7 @@ func (b *Broker) createTopic(ctx context.Context, req *brokerpb.CreateTopicReque
 		return c.CreateTopic(ctx, req)
 	}
 	parts := assignReplicas(snap, req.Partitions, rf)
+	stampLeaders(snap, parts)
 	spec := coord.TopicSpec{Name: req.Name, ID: newTopicID(), Partitions: req.Partitions, ReplicationFactor: rf, Configs: req.Configs}
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
@@ -119,21 +120,6 @@ func (b *Broker) createTopic(ctx context.Context, req *brokerpb.CreateTopicReque
 	}
 	b.logger.Info("topic created", "topic", req.Name, "partitions", req.Partitions, "rf", rf)
 	return &brokerpb.CreateTopicResponse{Topic: topicInfo(snap, t)}, nil
-}
-
-// assignReplicas spreads partition leaders and replicas over the live
-// brokers round-robin, the first replica of each partition leading it.
-func assignReplicas(snap *coord.Snapshot, partitions, rf int32) []coord.PartitionState {
-	ids := slices.Sorted(maps.Keys(snap.Brokers))
-	parts := make([]coord.PartitionState, partitions)
-	for p := range partitions {
-		replicas := make([]int32, rf)
-		for k := range rf {
-			replicas[k] = ids[(int(p)+int(k))%len(ids)]
-		}
-		parts[p] = coord.PartitionState{Partition: p, Leader: replicas[0], LeaderEpoch: 0, Replicas: replicas, ISR: slices.Clone(replicas)}
-	}
-	return parts
 }
 
 func newTopicID() string {

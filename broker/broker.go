@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,8 +59,12 @@ type Broker struct {
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 	shuttingDown atomic.Bool
-	stopOnce     sync.Once
-	stopErr      error
+	crashed      atomic.Bool
+	// controllerWake pokes the controller loop when this broker becomes
+	// the controller (buffered; a pending poke is enough).
+	controllerWake chan struct{}
+	stopOnce       sync.Once
+	stopErr        error
 }
 
 type sessionBox struct{ s coord.Session }
@@ -84,6 +89,8 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		partitions: map[topicPartition]*partition{},
 		applied:    make(chan struct{}),
 		forward:    map[string]*grpc.ClientConn{},
+
+		controllerWake: make(chan struct{}, 1),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	if err := b.start(ctx); err != nil {
@@ -153,10 +160,12 @@ func (b *Broker) start(ctx context.Context) error {
 	b.reconcile(b.coord.Snapshot())
 	b.goLoop(b.reconcileLoop)
 	b.goLoop(b.groups.tickLoop)
+	b.goLoop(b.controllerLoop)
 	b.goLoop(b.sessionLoop)
 	b.goLoop(func() { _ = b.grpcSrv.Serve(b.grpcLn) })
 	b.goLoop(func() { b.data.serve(b.dataLn) })
 	b.goLoop(func() { _ = b.adminSrv.Serve(b.adminLn) })
+	b.awaitLeaderships(ctx)
 	b.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	b.logger.Info("broker started", "addr", b.Addr(), "data", b.DataAddr(), "admin", b.AdminAddr())
 	return nil
@@ -181,6 +190,55 @@ func (b *Broker) register(ctx context.Context) (coord.Session, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// awaitLeaderships waits (bounded) until the partitions this broker led
+// before it (re)started have a leader again: the controller must elect
+// anew, with a new epoch, because a restarted replica never leads an epoch
+// its log may already hold. Clients would retry NOT_LEADER meanwhile;
+// waiting here makes a restarted broker ready when Start returns.
+func (b *Broker) awaitLeaderships(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*b.cfg.SessionTTL+2*time.Second)
+	defer cancel()
+	for {
+		changed := b.coord.Changed()
+		if b.leadershipsSettled() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			b.logger.Warn("serving before every partition it led has a leader again")
+			return
+		}
+	}
+}
+
+func (b *Broker) leadershipsSettled() bool {
+	snap := b.coord.Snapshot()
+	session := b.sessionEpoch()
+	for name, parts := range snap.Partitions {
+		for _, ps := range parts {
+			mine := ps.Leader == b.cfg.ID
+			offline := ps.Leader < 0 && slices.Contains(ps.ISR, b.cfg.ID)
+			if !mine && !offline {
+				continue
+			}
+			if offline || ps.LeaderBrokerEpoch != session {
+				return false
+			}
+			b.mu.RLock()
+			p := b.partitions[topicPartition{name, ps.Partition}]
+			b.mu.RUnlock()
+			if p != nil {
+				if st := p.snapshot(); st.role != roleLeader || st.leaderEpoch != ps.LeaderEpoch {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 func (b *Broker) waitSelfVisible(ctx context.Context) error {
@@ -241,6 +299,15 @@ func (b *Broker) logsDir() string { return filepath.Join(b.cfg.DataDir, "logs") 
 func (b *Broker) sessionValid() bool {
 	box := b.session.Load()
 	return box != nil && box.s.Valid() && !b.shuttingDown.Load()
+}
+
+// sessionEpoch is the registration epoch of the current session (0 when
+// there is none).
+func (b *Broker) sessionEpoch() int64 {
+	if box := b.session.Load(); box != nil {
+		return box.s.Epoch()
+	}
+	return 0
 }
 
 // checkServing refuses leader work while fenced or shutting down.
@@ -307,6 +374,10 @@ func (b *Broker) campaign(ctx context.Context, s coord.Session) {
 		b.leadership.Store(&leadershipBox{l})
 		b.logger.Info("became controller")
 		select {
+		case b.controllerWake <- struct{}{}:
+		default:
+		}
+		select {
 		case <-l.Done():
 		case <-ctx.Done():
 			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -338,6 +409,22 @@ func (b *Broker) controller() coord.Leadership {
 func (b *Broker) Stop(ctx context.Context) error {
 	b.stopOnce.Do(func() { b.stopErr = b.stop(ctx) })
 	return b.stopErr
+}
+
+// Crash stops the broker the way a killed process stops, for fault tests
+// of in-process clusters: the etcd session freezes first (no keepalives, no
+// revoke: the lease expires on its own after its TTL), requests stop, and
+// the partitions' logs are abandoned without syncing or the
+// clean-shutdown marker, so a restart on the same data recovers as after a
+// crash (unsynced writes survive, as the page cache does after kill -9).
+func (b *Broker) Crash() {
+	b.crashed.Store(true)
+	if h, ok := b.coord.(coord.Halter); ok {
+		h.Halt()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_ = b.Stop(ctx)
 }
 
 func (b *Broker) stop(ctx context.Context) error {
@@ -374,13 +461,18 @@ func (b *Broker) stop(ctx context.Context) error {
 	var errs []error
 	b.mu.Lock()
 	for tp, p := range b.partitions {
+		if b.crashed.Load() {
+			p.abandon()
+			delete(b.partitions, tp)
+			continue
+		}
 		if err := p.close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s-%d: %w", tp.topic, tp.partition, err))
 		}
 		delete(b.partitions, tp)
 	}
 	b.mu.Unlock()
-	if box := b.session.Load(); box != nil {
+	if box := b.session.Load(); box != nil && !b.crashed.Load() {
 		_ = box.s.Close()
 	}
 	if b.coord != nil {

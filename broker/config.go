@@ -37,16 +37,27 @@ type Config struct {
 	// broker (for example sync.policy=always).
 	TopicDefaults map[string]string
 
-	MaxRequestBytes  int           // largest gRPC request
-	MaxFetchBytes    int32         // cap on a fetch's max_bytes
-	MaxFetchWait     time.Duration // cap on a fetch's max_wait_ms
-	ProduceTimeout   time.Duration // default acks=all wait
-	BlockCacheBytes  int64         // copy-path block cache; 0 disables it
-	ShutdownTimeout  time.Duration // how long SIGTERM waits for in-flight requests
-	RetentionCheck   time.Duration // retention cleaner interval
-	FS               vfs.FS        // vfs.Default unless a test injects faults
-	Logger           *slog.Logger
-	FastEmbeddedEtcd bool // 10 ms ticks for tests and local trials
+	MaxRequestBytes int           // largest gRPC request
+	MaxFetchBytes   int32         // cap on a fetch's max_bytes
+	MaxFetchWait    time.Duration // cap on a fetch's max_wait_ms
+	ProduceTimeout  time.Duration // default acks=all wait
+	BlockCacheBytes int64         // copy-path block cache; 0 disables it
+	ShutdownTimeout time.Duration // how long SIGTERM waits for in-flight requests
+	RetentionCheck  time.Duration // retention cleaner interval
+	// Replication timing: ReplicaTick is the replication state machine's
+	// clock, ReplicaLagMax Kafka's replica.lag.time.max (a follower not
+	// caught up for longer leaves the ISR), ReplicaFetchWait how long a
+	// leader holds a follower fetch that has nothing new.
+	ReplicaTick      time.Duration
+	ReplicaLagMax    time.Duration
+	ReplicaFetchWait time.Duration
+	// LeaderRebalanceInterval: how often the controller moves leadership
+	// back to each partition's preferred replica (the first) when it is in
+	// sync (Kafka's auto.leader.rebalance.enable); negative disables it.
+	LeaderRebalanceInterval time.Duration
+	FS                      vfs.FS // vfs.Default unless a test injects faults
+	Logger                  *slog.Logger
+	FastEmbeddedEtcd        bool // 10 ms ticks for tests and local trials
 }
 
 // Defaults for Config's zero fields.
@@ -63,6 +74,10 @@ const (
 	DefaultProduceTimeout = 30 * time.Second
 	DefaultBlockCache     = 64 << 20
 	DefaultShutdown       = 15 * time.Second
+	DefaultReplicaTick    = 50 * time.Millisecond
+	DefaultReplicaLagMax  = 10 * time.Second
+	DefaultReplicaFetch   = 500 * time.Millisecond
+	DefaultRebalance      = 5 * time.Minute
 )
 
 func (c Config) withDefaults() Config {
@@ -109,6 +124,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetentionCheck <= 0 {
 		c.RetentionCheck = 5 * time.Minute
+	}
+	if c.ReplicaTick <= 0 {
+		c.ReplicaTick = DefaultReplicaTick
+	}
+	if c.ReplicaLagMax <= 0 {
+		c.ReplicaLagMax = DefaultReplicaLagMax
+	}
+	if c.ReplicaFetchWait <= 0 {
+		c.ReplicaFetchWait = DefaultReplicaFetch
+	}
+	if c.LeaderRebalanceInterval == 0 {
+		c.LeaderRebalanceInterval = DefaultRebalance
 	}
 	if c.FS == nil {
 		c.FS = vfs.Default

@@ -92,6 +92,21 @@ func (d *dataPlane) handle(c net.Conn) {
 			return
 		}
 		buf = body[:0]
+		if typ == brokerpb.FrameReplicaFetchRequest {
+			req, err := brokerpb.DecodeReplicaFetchRequest(body)
+			if err != nil {
+				d.writeError(c, 0, errf(codeInvalidRequest, "bad replica fetch request: %v", err))
+				return
+			}
+			start := time.Now()
+			var sendErr error
+			out, sendErr = d.replicaFetch(c, &req, out[:0])
+			d.b.metrics.observe("dataplane_replica_fetch", start, nil)
+			if sendErr != nil {
+				return
+			}
+			continue
+		}
 		if typ != brokerpb.FrameFetchRequest {
 			d.writeError(c, 0, errf(codeInvalidRequest, "unexpected frame type %d", typ))
 			return
@@ -120,7 +135,7 @@ func (d *dataPlane) fetch(c net.Conn, req *brokerpb.DataFetchRequest, out []byte
 	var part *partition
 	e := func() *Error {
 		if req.ReplicaID >= 0 {
-			return errf(codeInvalidRequest, "replica fetches arrive with replication")
+			return errf(codeInvalidRequest, "replica fetches use frame type %d", brokerpb.FrameReplicaFetchRequest)
 		}
 		if len(req.Topic) > MaxTopicNameLen {
 			return errf(codeInvalidTopic, "topic name of %d bytes", len(req.Topic))

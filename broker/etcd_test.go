@@ -61,7 +61,8 @@ func produceOne(c brokerpb.SluiceClient, topic, v string) error {
 // frozen one must stop acting as leader before its lease could expire.
 func TestExternalEtcdAndControllerFailover(t *testing.T) {
 	etcd := startExternalEtcd(t, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0")
-	defer etcd.Close()
+	// Closed after the brokers stop (cleanups run last in, first out).
+	t.Cleanup(func() { etcd.Close() })
 	cfg1, cfg2 := testConfig(t), testConfig(t)
 	cfg1.ID, cfg2.ID = 1, 2
 	cfg1.EtcdEndpoints, cfg2.EtcdEndpoints = etcd.Endpoints(), etcd.Endpoints()
@@ -75,14 +76,26 @@ func TestExternalEtcdAndControllerFailover(t *testing.T) {
 	if err != nil || len(md.Brokers) != 2 || md.Controller != 1 || len(md.Topics) != 1 {
 		t.Fatalf("metadata %v %v", md, err)
 	}
-	// Partition 0 is led by broker 1 (round-robin placement).
-	if err := produceOne(c1, "fo", "before"); err != nil {
+	// Placement spreads the two leaders over the two brokers: write to
+	// the partition broker 1 leads.
+	part := int32(-1)
+	for _, pi := range md.Topics[0].Partitions {
+		if pi.Leader == 1 {
+			part = pi.Partition
+		}
+	}
+	if part < 0 {
+		t.Fatalf("broker 1 leads no partition: %v", md.Topics[0].Partitions)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c1.Produce(ctx, &brokerpb.ProduceRequest{Topic: "fo", Partition: part, Batch: batchOf("before"), Acks: brokerpb.Acks_ACKS_ALL, LeaderEpoch: -1}); err != nil {
 		t.Fatal(err)
 	}
 	b1.coord.(coord.Halter).Halt()
 	halted := time.Now()
 	fenced := eventually(t, 10*time.Second, "frozen broker fences itself", func() bool { return !b1.sessionValid() })
-	_, err = c1.Produce(context.Background(), &brokerpb.ProduceRequest{Topic: "fo", Batch: batchOf("x"), LeaderEpoch: -1})
+	_, err = c1.Produce(context.Background(), &brokerpb.ProduceRequest{Topic: "fo", Partition: part, Batch: batchOf("x"), LeaderEpoch: -1})
 	expectCode(t, err, brokerpb.ErrorCode_BROKER_NOT_AVAILABLE, codes.Unavailable)
 	fencedAfter := fenced // eventually started right after the halt
 	eventually(t, 10*time.Second, "second broker becomes controller", func() bool { return b2.controller() != nil })
@@ -120,7 +133,8 @@ func TestSurvivesEtcdRestart(t *testing.T) {
 		t.Fatal("a fenced broker acknowledged a write")
 	}
 	etcd = startExternalEtcd(t, filepath.Join(dir, "etcd"), clientAddr, peerAddr)
-	defer etcd.Close()
+	// Closed after the brokers stop (cleanups run last in, first out).
+	t.Cleanup(func() { etcd.Close() })
 	eventually(t, 20*time.Second, "broker serves again after etcd returns", func() bool { return produceOne(c, "er", "two") == nil })
 	res, err := c.Fetch(context.Background(), &brokerpb.FetchRequest{Topic: "er", Offset: 0, MaxBytes: 1 << 20, LeaderEpoch: -1})
 	if err != nil {

@@ -20,6 +20,8 @@ type metrics struct {
 	bytesIn    prometheus.Counter
 	bytesOut   *prometheus.CounterVec
 	partitions prometheus.Gauge
+	isrChanges prometheus.Counter
+	elections  *prometheus.CounterVec
 }
 
 func newMetrics(b *Broker) *metrics {
@@ -34,7 +36,9 @@ func newMetrics(b *Broker) *metrics {
 	m.bytesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_produce_bytes_total", Help: "Record batch bytes accepted."})
 	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_fetch_bytes_total", Help: "Record batch bytes served, by path."}, []string{"path"})
 	m.partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_partitions", Help: "Partition replicas hosted by this broker."})
-	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.partitions,
+	m.isrChanges = prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_isr_changes_total", Help: "ISR changes this broker wrote as a partition leader."})
+	m.elections = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_leader_elections_total", Help: "Leader elections this broker made as the controller, by reason."}, []string{"reason"})
+	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.partitions, m.isrChanges, m.elections,
 		&partitionCollector{b: b},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -60,8 +60,11 @@ func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*br
 	if e != nil {
 		return nil, e
 	}
-	if acks == brokerpb.Acks_ACKS_ALL && len(st.isr) < st.settings.minISR {
-		return nil, errf(codeNotEnoughReplicas, "%s-%d has %d in-sync replicas, min.insync.replicas is %d", req.Topic, req.Partition, len(st.isr), st.settings.minISR)
+	if acks == brokerpb.Acks_ACKS_ALL && !st.minISRSatisfied {
+		if st.settings.quorum {
+			return nil, errf(codeNotEnoughReplicas, "%s-%d: fewer than a majority of its %d replicas are caught up", req.Topic, req.Partition, len(st.replicas))
+		}
+		return nil, errf(codeNotEnoughReplicas, "%s-%d has %d in-sync replicas %v, min.insync.replicas is %d", req.Topic, req.Partition, len(st.isr), st.isr, st.settings.minISR)
 	}
 	// The batch records which leader epoch wrote it: replication truncates
 	// divergent logs at epoch boundaries (KIP-101).
@@ -95,18 +98,34 @@ func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*br
 			return nil, e
 		}
 	}
-	receipt := &brokerpb.DurabilityReceipt{LeaderEpoch: st.leaderEpoch, Replicas: []int32{b.cfg.ID}}
-	if res.Durable || p.log.DurableEndOffset() > res.LastOffset {
-		receipt.SyncedReplicas = []int32{b.cfg.ID}
-	}
 	return &brokerpb.ProduceResponse{
 		Duplicate:       duplicate,
 		BaseOffset:      res.BaseOffset,
 		LastOffset:      res.LastOffset,
 		LogAppendTimeMs: res.LogAppendTime,
 		LogStartOffset:  p.log.LogStartOffset(),
-		Receipt:         receipt,
+		Receipt:         p.receipt(st.leaderEpoch, res),
 	}, nil
+}
+
+// receipt names the replicas known to hold and to have synced the batch
+// when the answer is sent: the leader from its own log, followers from
+// their last fetch (a follower's fetch offset is everything it holds, its
+// durable end what it synced).
+func (p *partition) receipt(epoch int32, res engine.AppendResult) *brokerpb.DurabilityReceipt {
+	r := &brokerpb.DurabilityReceipt{LeaderEpoch: epoch, Replicas: []int32{p.self}}
+	if res.Durable || p.log.DurableEndOffset() > res.LastOffset {
+		r.SyncedReplicas = []int32{p.self}
+	}
+	for _, f := range p.snapshot().followers {
+		if f.logEnd > res.LastOffset {
+			r.Replicas = append(r.Replicas, f.id)
+		}
+		if f.durableEnd > res.LastOffset {
+			r.SyncedReplicas = append(r.SyncedReplicas, f.id)
+		}
+	}
+	return r
 }
 
 // validateClientBatch checks that bytes from a client are one whole, valid

@@ -111,7 +111,7 @@ func (e *producerEntry) record(h record.Header, base, last int64) {
 // appendIdempotent appends a batch of an idempotent producer, or answers a
 // retry with the original offsets.
 func (p *partition) appendIdempotent(batch []byte, h record.Header) (engine.AppendResult, bool, *Error) {
-	e := p.producers.entry(h.ProducerID)
+	e := p.producerTable().entry(h.ProducerID)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	dup, be := e.check(h)
@@ -145,7 +145,7 @@ type producerSnapshot struct {
 // being in its table, and its retry would be written again after a restart.
 // Holding the table lock keeps new producers out meanwhile.
 func (p *partition) saveProducers() error {
-	t := p.producers
+	t := p.producerTable()
 	t.mu.Lock()
 	for _, e := range t.byID {
 		e.mu.Lock()

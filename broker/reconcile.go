@@ -71,11 +71,16 @@ func (b *Broker) reconcile(snap *coord.Snapshot) {
 				b.logger.Error("cannot apply topic configs", "topic", tp.topic, "err", err)
 			}
 		}
-		if st.leaderEpoch != ps.LeaderEpoch || st.leader != ps.Leader || !slices.Equal(st.isr, ps.ISR) ||
-			!slices.Equal(st.replicas, ps.Replicas) || st.settings != settings {
-			if err := p.applyMetadata(b.ctx, ps, settings); err != nil && b.ctx.Err() == nil {
-				b.logger.Error("cannot apply partition metadata", "topic", tp.topic, "partition", tp.partition, "err", err)
+		session := b.sessionEpoch()
+		if p.metaRev.Load() != ps.Revision || p.metaSession.Load() != session || st.settings != settings {
+			if err := p.applyMetadata(b.ctx, ps, settings, session); err != nil {
+				if b.ctx.Err() == nil {
+					b.logger.Error("cannot apply partition metadata", "topic", tp.topic, "partition", tp.partition, "err", err)
+				}
+				continue
 			}
+			p.metaRev.Store(ps.Revision)
+			p.metaSession.Store(session)
 		}
 	}
 	b.mu.Lock()
@@ -172,7 +177,11 @@ func (b *Broker) ensurePartition(tp topicPartition, topic coord.Topic, settings 
 		_ = log.Close()
 		return nil, fmt.Errorf("rebuilding producer state: %w", err)
 	}
-	p = newPartition(tp.topic, tp.partition, topic.ID, dir, b.cfg.ID, log, producers, settings, b.logger)
+	p, err = newPartition(b, tp.topic, tp.partition, topic.ID, dir, log, producers, settings)
+	if err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("opening replication state: %w", err)
+	}
 	b.mu.Lock()
 	b.partitions[tp] = p
 	b.mu.Unlock()

@@ -24,8 +24,9 @@ import (
 type opKind int
 
 const (
-	opAppend        opKind = iota // assign offsets (leader append)
-	opAppendReplica               // keep offsets, must continue the log
+	opAppend         opKind = iota // assign offsets (leader append)
+	opAppendReplica                // keep offsets, must continue the log
+	opAppendReplicas               // several opAppendReplica from one caller
 	opSync
 	opTruncate
 	opTruncateFully
@@ -33,6 +34,7 @@ const (
 	opReconfigure
 	opAdvanceStart
 	opClose
+	opAbandon
 )
 
 type request struct {
@@ -43,6 +45,11 @@ type request struct {
 	now    time.Time // retention clock
 
 	reconfig Options // opReconfigure
+	// children are the batches of an opAppendReplicas, each an
+	// opAppendReplica processed in order within one group; bytes is their
+	// total size.
+	children []*request
+	bytes    int
 
 	result  AppendResult
 	deleted int
@@ -73,6 +80,48 @@ func (l *Log) Append(batch []byte) (AppendResult, error) {
 // copying its leader). Its base offset must equal the log end offset.
 func (l *Log) AppendReplica(batch []byte) (AppendResult, error) {
 	return l.append(opAppendReplica, batch)
+}
+
+// AppendReplicas writes several batches that already carry their offsets,
+// in order, as one group commit: one pwritev and, under SyncAlways, one
+// fdatasync for all of them (a follower appending a fetch response must
+// not pay an fsync per batch). The first batch's base offset must equal the
+// log end offset and each next one must follow the previous. It returns
+// the results of the batches written; on an error, the batches before the
+// failing one may have been written (their results are returned).
+func (l *Log) AppendReplicas(batches [][]byte) ([]AppendResult, error) {
+	if len(batches) == 0 {
+		return nil, nil
+	}
+	parent := &request{kind: opAppendReplicas, children: make([]*request, len(batches))}
+	for i, b := range batches {
+		h, err := record.Verify(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: batch %d: %w", ErrInvalidBatch, i, err)
+		}
+		if h.Size() != len(b) {
+			return nil, fmt.Errorf("%w: batch %d: %d trailing bytes", ErrInvalidBatch, i, len(b)-h.Size())
+		}
+		parent.children[i] = &request{kind: opAppendReplica, batch: b, header: h}
+		parent.bytes += len(b)
+	}
+	l.submit(parent)
+	results := make([]AppendResult, 0, len(batches))
+	for _, c := range parent.children {
+		if c.err != nil {
+			return results, c.err
+		}
+		results = append(results, c.result)
+	}
+	return results, parent.err
+}
+
+// size is the bytes a request adds to a group.
+func (r *request) size() int {
+	if r.kind == opAppendReplicas {
+		return r.bytes
+	}
+	return len(r.batch)
 }
 
 // AppendVerified is Append for a batch whose CRC the caller has already
@@ -142,7 +191,7 @@ func (l *Log) lead(self *request) {
 	l.qmu.Lock()
 	n, bytes := 0, 0
 	for n < len(l.queue) {
-		bytes += len(l.queue[n].batch)
+		bytes += l.queue[n].size()
 		if n > 0 && bytes > l.opts.MaxGroupBytes {
 			break
 		}
@@ -153,7 +202,7 @@ func (l *Log) lead(self *request) {
 	l.queue = append(l.queue[:0], l.queue[n:]...)
 	l.qmu.Unlock()
 
-	l.process(group)
+	l.process(expand(group))
 	l.stats.unsynced.Store(l.unsyncedBytes)
 
 	// Wake the finished group before passing the leadership on, so that
@@ -176,6 +225,32 @@ func (l *Log) lead(self *request) {
 	if next != nil {
 		next.wake <- struct{}{}
 	}
+}
+
+// expand replaces each opAppendReplicas by its children, in place. The
+// children have no submitter of their own: only the group's requests are
+// woken, and AppendReplicas reads the children's results.
+func expand(group []*request) []*request {
+	n, parents := 0, false
+	for _, r := range group {
+		if r.kind == opAppendReplicas {
+			n, parents = n+len(r.children), true
+		} else {
+			n++
+		}
+	}
+	if !parents {
+		return group
+	}
+	out := make([]*request, 0, n)
+	for _, r := range group {
+		if r.kind == opAppendReplicas {
+			out = append(out, r.children...)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // awaitGroup implements GroupCommitDelay. An appender cannot append again
@@ -323,6 +398,10 @@ func (l *Log) runMaintenance(r *request) {
 		r.err = l.advanceLogStart(r.offset)
 	case opClose:
 		r.err = l.closeWriter()
+	case opAbandon:
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
 	}
 }
 

@@ -647,3 +647,87 @@ func TestAdvanceLogStart(t *testing.T) {
 		})
 	}
 }
+
+func TestAppendReplicasOneGroupOneSync(t *testing.T) {
+	fs, dir := fsCases[0].new(t)
+	opts := testOptions(fs, dir)
+	opts.Sync = SyncPolicy{Mode: SyncAlways}
+	opts.SegmentBytes = 1 << 20
+	l := mustOpen(t, opts)
+	defer l.Close()
+	var batches [][]byte
+	next := int64(0)
+	for i := range 5 {
+		b := makeBatch(i, 2, 10, 0)
+		record.SetBaseOffset(b, next)
+		next += 2
+		batches = append(batches, b)
+	}
+	before := l.Stats().Syncs
+	res, err := l.AppendReplicas(batches)
+	if err != nil || len(res) != 5 {
+		t.Fatalf("AppendReplicas: %d results, %v", len(res), err)
+	}
+	for i, r := range res {
+		if r.BaseOffset != int64(2*i) || !r.Durable {
+			t.Fatalf("result %d: %+v", i, r)
+		}
+	}
+	if got := l.Stats().Syncs - before; got != 1 {
+		t.Fatalf("%d fsyncs for one AppendReplicas, want 1", got)
+	}
+	if l.DurableEndOffset() != 10 {
+		t.Fatalf("durable end %d, want 10", l.DurableEndOffset())
+	}
+	// A single batch (the expansion must not mistake it for a plain
+	// request).
+	one := makeBatch(9, 1, 10, 0)
+	record.SetBaseOffset(one, 10)
+	if res, err := l.AppendReplicas([][]byte{one}); err != nil || len(res) != 1 || l.LogEndOffset() != 11 {
+		t.Fatalf("one batch: %v %v, log end %d", res, err, l.LogEndOffset())
+	}
+	next = 11
+	// A gap in the middle: the prefix is written, the rest refused.
+	a, gap := makeBatch(10, 1, 10, 0), makeBatch(11, 1, 10, 0)
+	record.SetBaseOffset(a, next)
+	record.SetBaseOffset(gap, next+2)
+	res, err = l.AppendReplicas([][]byte{a, gap})
+	if !errors.Is(err, ErrOffsetMismatch) || len(res) != 1 || res[0].BaseOffset != next {
+		t.Fatalf("gap: %v results, %v", res, err)
+	}
+	if l.LogEndOffset() != next+1 {
+		t.Fatalf("log end %d, want %d", l.LogEndOffset(), next+1)
+	}
+	bad := makeBatch(12, 1, 10, 0)
+	record.SetBaseOffset(bad, next+1)
+	bad[len(bad)-1] ^= 1
+	if _, err := l.AppendReplicas([][]byte{bad}); !errors.Is(err, ErrInvalidBatch) {
+		t.Fatalf("corrupt batch accepted: %v", err)
+	}
+	got := readAll(t, l)
+	if len(got) != 12 {
+		t.Fatalf("read back %d records, want 12", len(got))
+	}
+}
+
+func TestAbandonLeavesNoCleanMarker(t *testing.T) {
+	fs, dir := fsCases[0].new(t)
+	l := mustOpen(t, testOptions(fs, dir))
+	if _, err := l.Append(makeBatch(0, 3, 10, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Abandon(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(makeBatch(1, 1, 10, 0)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append after Abandon: %v", err)
+	}
+	l2 := mustOpen(t, testOptions(fs, dir))
+	defer l2.Close()
+	if l2.OpenedClean() {
+		t.Fatal("a log abandoned like a crash reopened as cleanly shut down")
+	}
+	if got := readAll(t, l2); len(got) != 3 {
+		t.Fatalf("read %d records after reopening, want the 3 written (the page cache survives)", len(got))
+	}
+}

@@ -66,6 +66,33 @@ func (l *Log) Close() error {
 	return r.err
 }
 
+// Abandon closes the log the way a crash leaves it, for fault tests: no
+// sync, no index flush, no clean-shutdown marker. Whatever the file system
+// kept stays; the next Open recovers as after a crash (on a real file
+// system unsynced writes survive in the page cache, as after kill -9).
+// Calls after Abandon return ErrClosed.
+func (l *Log) Abandon() error {
+	l.bgMu.Lock()
+	if !l.closing.CompareAndSwap(false, true) {
+		l.bgMu.Unlock()
+		return ErrClosed
+	}
+	close(l.stop)
+	l.bgMu.Unlock()
+	l.bg.Wait()
+	r := &request{kind: opAbandon}
+	l.submit(r)
+	l.mu.Lock()
+	l.closed = true
+	segs := l.segments
+	l.notifyLocked()
+	l.mu.Unlock()
+	for _, s := range segs {
+		s.release()
+	}
+	return r.err
+}
+
 // closeWriter runs inside the writer: make the log durable and say so.
 func (l *Log) closeWriter() error {
 	act := l.active()

@@ -97,6 +97,12 @@ func (l *Log) recover() error {
 		}
 		dirty = true
 	}
+	if len(names) == 0 {
+		// An empty directory is a new log: nothing can have been lost, so
+		// it counts as cleanly shut down (replication's unclean-restart
+		// rule must not hold a brand-new replica back).
+		l.openedClean = true
+	}
 	if len(bases) == 0 {
 		// A full truncation cut short after removing the old segments leaves
 		// only its checkpoint: start there.

@@ -578,3 +578,26 @@ func (n *Node) checkInvariants() {
 		assertf(latest.Epoch == n.epoch, "node %d: leader of %d with epoch cache %v", n.id, n.epoch, n.epochs)
 	}
 }
+
+// Reconfigure applies run-time topic changes between steps: MinISR,
+// LagTicks, FetchWaitTicks, FetchBackoffTicks (zero keeps the current
+// value) and DurableHW. The mode, the identity and the store are fixed for
+// the node's lifetime. A DurableHW change never lowers the high watermark:
+// it only changes which ends count from now on.
+func (n *Node) Reconfigure(c Config) {
+	if c.MinISR > 0 {
+		n.cfg.MinISR = c.MinISR
+	}
+	if c.LagTicks > 0 {
+		n.cfg.LagTicks = c.LagTicks
+	}
+	if c.FetchWaitTicks > 0 {
+		n.cfg.FetchWaitTicks = c.FetchWaitTicks
+	}
+	if c.FetchBackoffTicks > 0 {
+		n.cfg.FetchBackoffTicks = c.FetchBackoffTicks
+	}
+	n.cfg.DurableHW = c.DurableHW
+	n.update()
+	n.checkInvariants()
+}

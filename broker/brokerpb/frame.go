@@ -45,6 +45,43 @@ package brokerpb
 //	  leaderEpoch        i32
 //	  recordsLength      u32   raw batch bytes that follow the frame
 //
+// A follower replicating a partition uses its own pair of types on the same
+// connections (replica_frame.go), carrying replication.FetchRequest and its
+// answer; its response header is likewise followed by recordsLength bytes of
+// whole batches, the first at offset readFrom.
+//
+//	FrameReplicaFetchRequest (type 3) body, 56 bytes + topic + topicID
+//	  correlationID      u32
+//	  topic              u16 length (<= MaxTopicNameBytes) + bytes
+//	  topicID            u16 length (<= MaxTopicIDBytes) + bytes; the topic's incarnation
+//	  partition          i32
+//	  replicaID          i32   the follower's broker id, >= 0
+//	  seq                u64
+//	  epoch              i32   the follower's current leader epoch
+//	  fetchOffset        i64   >= 0
+//	  durableEnd         i64   >= 0, <= fetchOffset
+//	  lastFetchedEpoch   i32   -1 for an empty log
+//	  maxBytes           i32   >= 0
+//	  maxWaitMs          i32   >= 0
+//
+//	FrameReplicaFetchResponse (type 4) body, 74 bytes + message, then the records
+//	  correlationID      u32   echoes the request's
+//	  error              i32   ErrorCode, broker-level; NONE (0) otherwise
+//	  errorMessage       u16 length (<= MaxErrorMessageBytes) + bytes
+//	  seq                u64
+//	  epoch              i32
+//	  replicaError       i32   replication.ErrorKind; 0 none
+//	  divergingEpoch     i32
+//	  divergingEndOffset i64   -1: no divergence
+//	  highWatermark      i64
+//	  logStartOffset     i64
+//	  logEndOffset       i64
+//	  readFrom           i64   offset of the first record that follows
+//	  recordsLength      u32   raw batch bytes that follow the frame
+//
+// The replica decoders also reject fields outside the bounds noted above
+// with ErrFrameMalformed: only brokers send them.
+//
 // A body must be exactly as long as its fields: trailing bytes are
 // ErrFrameMalformed. A new field means a new FrameVersion.
 

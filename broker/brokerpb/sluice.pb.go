@@ -3177,6 +3177,298 @@ func (x *InitProducerIdResponse) GetProducerEpoch() int32 {
 	return 0
 }
 
+type ReplicaRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaRef) Reset() {
+	*x = ReplicaRef{}
+	mi := &file_sluice_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaRef) ProtoMessage() {}
+
+func (x *ReplicaRef) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaRef.ProtoReflect.Descriptor instead.
+func (*ReplicaRef) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ReplicaRef) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ReplicaRef) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+type DescribeReplicasRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partitions    []*ReplicaRef          `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeReplicasRequest) Reset() {
+	*x = DescribeReplicasRequest{}
+	mi := &file_sluice_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeReplicasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeReplicasRequest) ProtoMessage() {}
+
+func (x *DescribeReplicasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeReplicasRequest.ProtoReflect.Descriptor instead.
+func (*DescribeReplicasRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *DescribeReplicasRequest) GetPartitions() []*ReplicaRef {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ReplicaStatus struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Topic            string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partition        int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Role             string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`                                   // leader, follower, none
+	LeaderEpoch      int32                  `protobuf:"varint,4,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"` // the replica's current epoch
+	Leader           int32                  `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	LastEpoch        int32                  `protobuf:"varint,6,opt,name=last_epoch,json=lastEpoch,proto3" json:"last_epoch,omitempty"` // epoch of the last batch in the log; -1 when empty
+	LogStartOffset   int64                  `protobuf:"varint,7,opt,name=log_start_offset,json=logStartOffset,proto3" json:"log_start_offset,omitempty"`
+	LogEndOffset     int64                  `protobuf:"varint,8,opt,name=log_end_offset,json=logEndOffset,proto3" json:"log_end_offset,omitempty"`
+	DurableEndOffset int64                  `protobuf:"varint,9,opt,name=durable_end_offset,json=durableEndOffset,proto3" json:"durable_end_offset,omitempty"`
+	HighWatermark    int64                  `protobuf:"varint,10,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	// eligible: may be elected leader (false after an unclean restart with a
+	// sync policy other than always, until caught up: DESIGN §5).
+	Eligible bool    `protobuf:"varint,11,opt,name=eligible,proto3" json:"eligible,omitempty"`
+	Isr      []int32 `protobuf:"varint,12,rep,packed,name=isr,proto3" json:"isr,omitempty"` // the leader's applied ISR (leader only)
+	// truncated_below_hw counts truncations below the high watermark in this
+	// replica's lifetime: data lost elsewhere (unclean election, page caches).
+	TruncatedBelowHw int32 `protobuf:"varint,13,opt,name=truncated_below_hw,json=truncatedBelowHw,proto3" json:"truncated_below_hw,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ReplicaStatus) Reset() {
+	*x = ReplicaStatus{}
+	mi := &file_sluice_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatus) ProtoMessage() {}
+
+func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
+func (*ReplicaStatus) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ReplicaStatus) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetLeaderEpoch() int32 {
+	if x != nil {
+		return x.LeaderEpoch
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetLeader() int32 {
+	if x != nil {
+		return x.Leader
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetLastEpoch() int32 {
+	if x != nil {
+		return x.LastEpoch
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetLogStartOffset() int64 {
+	if x != nil {
+		return x.LogStartOffset
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetLogEndOffset() int64 {
+	if x != nil {
+		return x.LogEndOffset
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetDurableEndOffset() int64 {
+	if x != nil {
+		return x.DurableEndOffset
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetHighWatermark() int64 {
+	if x != nil {
+		return x.HighWatermark
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetEligible() bool {
+	if x != nil {
+		return x.Eligible
+	}
+	return false
+}
+
+func (x *ReplicaStatus) GetIsr() []int32 {
+	if x != nil {
+		return x.Isr
+	}
+	return nil
+}
+
+func (x *ReplicaStatus) GetTruncatedBelowHw() int32 {
+	if x != nil {
+		return x.TruncatedBelowHw
+	}
+	return 0
+}
+
+type DescribeReplicasResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Broker        int32                  `protobuf:"varint,1,opt,name=broker,proto3" json:"broker,omitempty"`
+	Replicas      []*ReplicaStatus       `protobuf:"bytes,2,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescribeReplicasResponse) Reset() {
+	*x = DescribeReplicasResponse{}
+	mi := &file_sluice_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescribeReplicasResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescribeReplicasResponse) ProtoMessage() {}
+
+func (x *DescribeReplicasResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescribeReplicasResponse.ProtoReflect.Descriptor instead.
+func (*DescribeReplicasResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *DescribeReplicasResponse) GetBroker() int32 {
+	if x != nil {
+		return x.Broker
+	}
+	return 0
+}
+
+func (x *DescribeReplicasResponse) GetReplicas() []*ReplicaStatus {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
 var File_sluice_proto protoreflect.FileDescriptor
 
 const file_sluice_proto_rawDesc = "" +
@@ -3419,7 +3711,34 @@ const file_sluice_proto_rawDesc = "" +
 	"\x16InitProducerIdResponse\x12\x1f\n" +
 	"\vproducer_id\x18\x01 \x01(\x03R\n" +
 	"producerId\x12%\n" +
-	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch*\xcd\x06\n" +
+	"\x0eproducer_epoch\x18\x02 \x01(\x05R\rproducerEpoch\"@\n" +
+	"\n" +
+	"ReplicaRef\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"P\n" +
+	"\x17DescribeReplicasRequest\x125\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2\x15.sluice.v1.ReplicaRefR\n" +
+	"partitions\"\xb2\x03\n" +
+	"\rReplicaStatus\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12!\n" +
+	"\fleader_epoch\x18\x04 \x01(\x05R\vleaderEpoch\x12\x16\n" +
+	"\x06leader\x18\x05 \x01(\x05R\x06leader\x12\x1d\n" +
+	"\n" +
+	"last_epoch\x18\x06 \x01(\x05R\tlastEpoch\x12(\n" +
+	"\x10log_start_offset\x18\a \x01(\x03R\x0elogStartOffset\x12$\n" +
+	"\x0elog_end_offset\x18\b \x01(\x03R\flogEndOffset\x12,\n" +
+	"\x12durable_end_offset\x18\t \x01(\x03R\x10durableEndOffset\x12%\n" +
+	"\x0ehigh_watermark\x18\n" +
+	" \x01(\x03R\rhighWatermark\x12\x1a\n" +
+	"\beligible\x18\v \x01(\bR\beligible\x12\x10\n" +
+	"\x03isr\x18\f \x03(\x05R\x03isr\x12,\n" +
+	"\x12truncated_below_hw\x18\r \x01(\x05R\x10truncatedBelowHw\"h\n" +
+	"\x18DescribeReplicasResponse\x12\x16\n" +
+	"\x06broker\x18\x01 \x01(\x05R\x06broker\x124\n" +
+	"\breplicas\x18\x02 \x03(\v2\x18.sluice.v1.ReplicaStatusR\breplicas*\xcd\x06\n" +
 	"\tErrorCode\x12\b\n" +
 	"\x04NONE\x10\x00\x12\x1e\n" +
 	"\x1aUNKNOWN_TOPIC_OR_PARTITION\x10\x01\x12\x0e\n" +
@@ -3470,7 +3789,7 @@ const file_sluice_proto_rawDesc = "" +
 	"\bEARLIEST\x10\x01\x12\n" +
 	"\n" +
 	"\x06LATEST\x10\x02\x12\r\n" +
-	"\tTIMESTAMP\x10\x032\x8d\v\n" +
+	"\tTIMESTAMP\x10\x032\xea\v\n" +
 	"\x06Sluice\x12@\n" +
 	"\aProduce\x12\x19.sluice.v1.ProduceRequest\x1a\x1a.sluice.v1.ProduceResponse\x12:\n" +
 	"\x05Fetch\x12\x17.sluice.v1.FetchRequest\x1a\x18.sluice.v1.FetchResponse\x12C\n" +
@@ -3491,7 +3810,8 @@ const file_sluice_proto_rawDesc = "" +
 	"ListGroups\x12\x1c.sluice.v1.ListGroupsRequest\x1a\x1d.sluice.v1.ListGroupsResponse\x12O\n" +
 	"\fResetOffsets\x12\x1e.sluice.v1.ResetOffsetsRequest\x1a\x1f.sluice.v1.ResetOffsetsResponse\x12L\n" +
 	"\vDeleteGroup\x12\x1d.sluice.v1.DeleteGroupRequest\x1a\x1e.sluice.v1.DeleteGroupResponse\x12U\n" +
-	"\x0eInitProducerId\x12 .sluice.v1.InitProducerIdRequest\x1a!.sluice.v1.InitProducerIdResponseB-Z+github.com/sluice-mq/sluice/broker/brokerpbb\x06proto3"
+	"\x0eInitProducerId\x12 .sluice.v1.InitProducerIdRequest\x1a!.sluice.v1.InitProducerIdResponse\x12[\n" +
+	"\x10DescribeReplicas\x12\".sluice.v1.DescribeReplicasRequest\x1a#.sluice.v1.DescribeReplicasResponseB-Z+github.com/sluice-mq/sluice/broker/brokerpbb\x06proto3"
 
 var (
 	file_sluice_proto_rawDescOnce sync.Once
@@ -3506,77 +3826,81 @@ func file_sluice_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sluice_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_sluice_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_sluice_proto_goTypes = []any{
-	(ErrorCode)(0),                  // 0: sluice.v1.ErrorCode
-	(Acks)(0),                       // 1: sluice.v1.Acks
-	(OffsetSpec)(0),                 // 2: sluice.v1.OffsetSpec
-	(*ProduceRequest)(nil),          // 3: sluice.v1.ProduceRequest
-	(*DurabilityReceipt)(nil),       // 4: sluice.v1.DurabilityReceipt
-	(*ProduceResponse)(nil),         // 5: sluice.v1.ProduceResponse
-	(*FetchRequest)(nil),            // 6: sluice.v1.FetchRequest
-	(*FetchResponse)(nil),           // 7: sluice.v1.FetchResponse
-	(*MetadataRequest)(nil),         // 8: sluice.v1.MetadataRequest
-	(*BrokerInfo)(nil),              // 9: sluice.v1.BrokerInfo
-	(*PartitionInfo)(nil),           // 10: sluice.v1.PartitionInfo
-	(*TopicInfo)(nil),               // 11: sluice.v1.TopicInfo
-	(*MetadataResponse)(nil),        // 12: sluice.v1.MetadataResponse
-	(*CreateTopicRequest)(nil),      // 13: sluice.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),     // 14: sluice.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),      // 15: sluice.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),     // 16: sluice.v1.DeleteTopicResponse
-	(*DescribeTopicRequest)(nil),    // 17: sluice.v1.DescribeTopicRequest
-	(*PartitionOffsets)(nil),        // 18: sluice.v1.PartitionOffsets
-	(*DescribeTopicResponse)(nil),   // 19: sluice.v1.DescribeTopicResponse
-	(*ListTopicsRequest)(nil),       // 20: sluice.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),      // 21: sluice.v1.ListTopicsResponse
-	(*AlterConfigRequest)(nil),      // 22: sluice.v1.AlterConfigRequest
-	(*AlterConfigResponse)(nil),     // 23: sluice.v1.AlterConfigResponse
-	(*ListOffsetsRequest)(nil),      // 24: sluice.v1.ListOffsetsRequest
-	(*ListOffsetsResponse)(nil),     // 25: sluice.v1.ListOffsetsResponse
-	(*TopicPartition)(nil),          // 26: sluice.v1.TopicPartition
-	(*FindCoordinatorRequest)(nil),  // 27: sluice.v1.FindCoordinatorRequest
-	(*FindCoordinatorResponse)(nil), // 28: sluice.v1.FindCoordinatorResponse
-	(*GroupHeartbeatRequest)(nil),   // 29: sluice.v1.GroupHeartbeatRequest
-	(*GroupHeartbeatResponse)(nil),  // 30: sluice.v1.GroupHeartbeatResponse
-	(*OffsetCommit)(nil),            // 31: sluice.v1.OffsetCommit
-	(*CommitOffsetsRequest)(nil),    // 32: sluice.v1.CommitOffsetsRequest
-	(*CommitOffsetsResponse)(nil),   // 33: sluice.v1.CommitOffsetsResponse
-	(*FetchOffsetsRequest)(nil),     // 34: sluice.v1.FetchOffsetsRequest
-	(*CommittedOffset)(nil),         // 35: sluice.v1.CommittedOffset
-	(*FetchOffsetsResponse)(nil),    // 36: sluice.v1.FetchOffsetsResponse
-	(*GroupMember)(nil),             // 37: sluice.v1.GroupMember
-	(*PartitionLag)(nil),            // 38: sluice.v1.PartitionLag
-	(*DescribeGroupResponse)(nil),   // 39: sluice.v1.DescribeGroupResponse
-	(*DescribeGroupRequest)(nil),    // 40: sluice.v1.DescribeGroupRequest
-	(*ListGroupsRequest)(nil),       // 41: sluice.v1.ListGroupsRequest
-	(*GroupSummary)(nil),            // 42: sluice.v1.GroupSummary
-	(*ListGroupsResponse)(nil),      // 43: sluice.v1.ListGroupsResponse
-	(*ResetOffsetsRequest)(nil),     // 44: sluice.v1.ResetOffsetsRequest
-	(*ResetOffsetsResponse)(nil),    // 45: sluice.v1.ResetOffsetsResponse
-	(*DeleteGroupRequest)(nil),      // 46: sluice.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),     // 47: sluice.v1.DeleteGroupResponse
-	(*InitProducerIdRequest)(nil),   // 48: sluice.v1.InitProducerIdRequest
-	(*InitProducerIdResponse)(nil),  // 49: sluice.v1.InitProducerIdResponse
-	nil,                             // 50: sluice.v1.TopicInfo.ConfigsEntry
-	nil,                             // 51: sluice.v1.CreateTopicRequest.ConfigsEntry
-	nil,                             // 52: sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
-	nil,                             // 53: sluice.v1.AlterConfigRequest.SetEntry
+	(ErrorCode)(0),                   // 0: sluice.v1.ErrorCode
+	(Acks)(0),                        // 1: sluice.v1.Acks
+	(OffsetSpec)(0),                  // 2: sluice.v1.OffsetSpec
+	(*ProduceRequest)(nil),           // 3: sluice.v1.ProduceRequest
+	(*DurabilityReceipt)(nil),        // 4: sluice.v1.DurabilityReceipt
+	(*ProduceResponse)(nil),          // 5: sluice.v1.ProduceResponse
+	(*FetchRequest)(nil),             // 6: sluice.v1.FetchRequest
+	(*FetchResponse)(nil),            // 7: sluice.v1.FetchResponse
+	(*MetadataRequest)(nil),          // 8: sluice.v1.MetadataRequest
+	(*BrokerInfo)(nil),               // 9: sluice.v1.BrokerInfo
+	(*PartitionInfo)(nil),            // 10: sluice.v1.PartitionInfo
+	(*TopicInfo)(nil),                // 11: sluice.v1.TopicInfo
+	(*MetadataResponse)(nil),         // 12: sluice.v1.MetadataResponse
+	(*CreateTopicRequest)(nil),       // 13: sluice.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),      // 14: sluice.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),       // 15: sluice.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),      // 16: sluice.v1.DeleteTopicResponse
+	(*DescribeTopicRequest)(nil),     // 17: sluice.v1.DescribeTopicRequest
+	(*PartitionOffsets)(nil),         // 18: sluice.v1.PartitionOffsets
+	(*DescribeTopicResponse)(nil),    // 19: sluice.v1.DescribeTopicResponse
+	(*ListTopicsRequest)(nil),        // 20: sluice.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),       // 21: sluice.v1.ListTopicsResponse
+	(*AlterConfigRequest)(nil),       // 22: sluice.v1.AlterConfigRequest
+	(*AlterConfigResponse)(nil),      // 23: sluice.v1.AlterConfigResponse
+	(*ListOffsetsRequest)(nil),       // 24: sluice.v1.ListOffsetsRequest
+	(*ListOffsetsResponse)(nil),      // 25: sluice.v1.ListOffsetsResponse
+	(*TopicPartition)(nil),           // 26: sluice.v1.TopicPartition
+	(*FindCoordinatorRequest)(nil),   // 27: sluice.v1.FindCoordinatorRequest
+	(*FindCoordinatorResponse)(nil),  // 28: sluice.v1.FindCoordinatorResponse
+	(*GroupHeartbeatRequest)(nil),    // 29: sluice.v1.GroupHeartbeatRequest
+	(*GroupHeartbeatResponse)(nil),   // 30: sluice.v1.GroupHeartbeatResponse
+	(*OffsetCommit)(nil),             // 31: sluice.v1.OffsetCommit
+	(*CommitOffsetsRequest)(nil),     // 32: sluice.v1.CommitOffsetsRequest
+	(*CommitOffsetsResponse)(nil),    // 33: sluice.v1.CommitOffsetsResponse
+	(*FetchOffsetsRequest)(nil),      // 34: sluice.v1.FetchOffsetsRequest
+	(*CommittedOffset)(nil),          // 35: sluice.v1.CommittedOffset
+	(*FetchOffsetsResponse)(nil),     // 36: sluice.v1.FetchOffsetsResponse
+	(*GroupMember)(nil),              // 37: sluice.v1.GroupMember
+	(*PartitionLag)(nil),             // 38: sluice.v1.PartitionLag
+	(*DescribeGroupResponse)(nil),    // 39: sluice.v1.DescribeGroupResponse
+	(*DescribeGroupRequest)(nil),     // 40: sluice.v1.DescribeGroupRequest
+	(*ListGroupsRequest)(nil),        // 41: sluice.v1.ListGroupsRequest
+	(*GroupSummary)(nil),             // 42: sluice.v1.GroupSummary
+	(*ListGroupsResponse)(nil),       // 43: sluice.v1.ListGroupsResponse
+	(*ResetOffsetsRequest)(nil),      // 44: sluice.v1.ResetOffsetsRequest
+	(*ResetOffsetsResponse)(nil),     // 45: sluice.v1.ResetOffsetsResponse
+	(*DeleteGroupRequest)(nil),       // 46: sluice.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),      // 47: sluice.v1.DeleteGroupResponse
+	(*InitProducerIdRequest)(nil),    // 48: sluice.v1.InitProducerIdRequest
+	(*InitProducerIdResponse)(nil),   // 49: sluice.v1.InitProducerIdResponse
+	(*ReplicaRef)(nil),               // 50: sluice.v1.ReplicaRef
+	(*DescribeReplicasRequest)(nil),  // 51: sluice.v1.DescribeReplicasRequest
+	(*ReplicaStatus)(nil),            // 52: sluice.v1.ReplicaStatus
+	(*DescribeReplicasResponse)(nil), // 53: sluice.v1.DescribeReplicasResponse
+	nil,                              // 54: sluice.v1.TopicInfo.ConfigsEntry
+	nil,                              // 55: sluice.v1.CreateTopicRequest.ConfigsEntry
+	nil,                              // 56: sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
+	nil,                              // 57: sluice.v1.AlterConfigRequest.SetEntry
 }
 var file_sluice_proto_depIdxs = []int32{
 	1,  // 0: sluice.v1.ProduceRequest.acks:type_name -> sluice.v1.Acks
 	4,  // 1: sluice.v1.ProduceResponse.receipt:type_name -> sluice.v1.DurabilityReceipt
 	10, // 2: sluice.v1.TopicInfo.partitions:type_name -> sluice.v1.PartitionInfo
-	50, // 3: sluice.v1.TopicInfo.configs:type_name -> sluice.v1.TopicInfo.ConfigsEntry
+	54, // 3: sluice.v1.TopicInfo.configs:type_name -> sluice.v1.TopicInfo.ConfigsEntry
 	9,  // 4: sluice.v1.MetadataResponse.brokers:type_name -> sluice.v1.BrokerInfo
 	11, // 5: sluice.v1.MetadataResponse.topics:type_name -> sluice.v1.TopicInfo
-	51, // 6: sluice.v1.CreateTopicRequest.configs:type_name -> sluice.v1.CreateTopicRequest.ConfigsEntry
+	55, // 6: sluice.v1.CreateTopicRequest.configs:type_name -> sluice.v1.CreateTopicRequest.ConfigsEntry
 	11, // 7: sluice.v1.CreateTopicResponse.topic:type_name -> sluice.v1.TopicInfo
 	11, // 8: sluice.v1.DescribeTopicResponse.topic:type_name -> sluice.v1.TopicInfo
-	52, // 9: sluice.v1.DescribeTopicResponse.effective_configs:type_name -> sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
+	56, // 9: sluice.v1.DescribeTopicResponse.effective_configs:type_name -> sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
 	18, // 10: sluice.v1.DescribeTopicResponse.offsets:type_name -> sluice.v1.PartitionOffsets
 	11, // 11: sluice.v1.ListTopicsResponse.topics:type_name -> sluice.v1.TopicInfo
-	53, // 12: sluice.v1.AlterConfigRequest.set:type_name -> sluice.v1.AlterConfigRequest.SetEntry
+	57, // 12: sluice.v1.AlterConfigRequest.set:type_name -> sluice.v1.AlterConfigRequest.SetEntry
 	11, // 13: sluice.v1.AlterConfigResponse.topic:type_name -> sluice.v1.TopicInfo
 	2,  // 14: sluice.v1.ListOffsetsRequest.spec:type_name -> sluice.v1.OffsetSpec
 	26, // 15: sluice.v1.GroupHeartbeatRequest.owned:type_name -> sluice.v1.TopicPartition
@@ -3591,47 +3915,51 @@ var file_sluice_proto_depIdxs = []int32{
 	42, // 24: sluice.v1.ListGroupsResponse.groups:type_name -> sluice.v1.GroupSummary
 	2,  // 25: sluice.v1.ResetOffsetsRequest.spec:type_name -> sluice.v1.OffsetSpec
 	35, // 26: sluice.v1.ResetOffsetsResponse.offsets:type_name -> sluice.v1.CommittedOffset
-	3,  // 27: sluice.v1.Sluice.Produce:input_type -> sluice.v1.ProduceRequest
-	6,  // 28: sluice.v1.Sluice.Fetch:input_type -> sluice.v1.FetchRequest
-	8,  // 29: sluice.v1.Sluice.Metadata:input_type -> sluice.v1.MetadataRequest
-	13, // 30: sluice.v1.Sluice.CreateTopic:input_type -> sluice.v1.CreateTopicRequest
-	15, // 31: sluice.v1.Sluice.DeleteTopic:input_type -> sluice.v1.DeleteTopicRequest
-	17, // 32: sluice.v1.Sluice.DescribeTopic:input_type -> sluice.v1.DescribeTopicRequest
-	20, // 33: sluice.v1.Sluice.ListTopics:input_type -> sluice.v1.ListTopicsRequest
-	22, // 34: sluice.v1.Sluice.AlterConfig:input_type -> sluice.v1.AlterConfigRequest
-	24, // 35: sluice.v1.Sluice.ListOffsets:input_type -> sluice.v1.ListOffsetsRequest
-	27, // 36: sluice.v1.Sluice.FindCoordinator:input_type -> sluice.v1.FindCoordinatorRequest
-	29, // 37: sluice.v1.Sluice.GroupHeartbeat:input_type -> sluice.v1.GroupHeartbeatRequest
-	32, // 38: sluice.v1.Sluice.CommitOffsets:input_type -> sluice.v1.CommitOffsetsRequest
-	34, // 39: sluice.v1.Sluice.FetchOffsets:input_type -> sluice.v1.FetchOffsetsRequest
-	40, // 40: sluice.v1.Sluice.DescribeGroup:input_type -> sluice.v1.DescribeGroupRequest
-	41, // 41: sluice.v1.Sluice.ListGroups:input_type -> sluice.v1.ListGroupsRequest
-	44, // 42: sluice.v1.Sluice.ResetOffsets:input_type -> sluice.v1.ResetOffsetsRequest
-	46, // 43: sluice.v1.Sluice.DeleteGroup:input_type -> sluice.v1.DeleteGroupRequest
-	48, // 44: sluice.v1.Sluice.InitProducerId:input_type -> sluice.v1.InitProducerIdRequest
-	5,  // 45: sluice.v1.Sluice.Produce:output_type -> sluice.v1.ProduceResponse
-	7,  // 46: sluice.v1.Sluice.Fetch:output_type -> sluice.v1.FetchResponse
-	12, // 47: sluice.v1.Sluice.Metadata:output_type -> sluice.v1.MetadataResponse
-	14, // 48: sluice.v1.Sluice.CreateTopic:output_type -> sluice.v1.CreateTopicResponse
-	16, // 49: sluice.v1.Sluice.DeleteTopic:output_type -> sluice.v1.DeleteTopicResponse
-	19, // 50: sluice.v1.Sluice.DescribeTopic:output_type -> sluice.v1.DescribeTopicResponse
-	21, // 51: sluice.v1.Sluice.ListTopics:output_type -> sluice.v1.ListTopicsResponse
-	23, // 52: sluice.v1.Sluice.AlterConfig:output_type -> sluice.v1.AlterConfigResponse
-	25, // 53: sluice.v1.Sluice.ListOffsets:output_type -> sluice.v1.ListOffsetsResponse
-	28, // 54: sluice.v1.Sluice.FindCoordinator:output_type -> sluice.v1.FindCoordinatorResponse
-	30, // 55: sluice.v1.Sluice.GroupHeartbeat:output_type -> sluice.v1.GroupHeartbeatResponse
-	33, // 56: sluice.v1.Sluice.CommitOffsets:output_type -> sluice.v1.CommitOffsetsResponse
-	36, // 57: sluice.v1.Sluice.FetchOffsets:output_type -> sluice.v1.FetchOffsetsResponse
-	39, // 58: sluice.v1.Sluice.DescribeGroup:output_type -> sluice.v1.DescribeGroupResponse
-	43, // 59: sluice.v1.Sluice.ListGroups:output_type -> sluice.v1.ListGroupsResponse
-	45, // 60: sluice.v1.Sluice.ResetOffsets:output_type -> sluice.v1.ResetOffsetsResponse
-	47, // 61: sluice.v1.Sluice.DeleteGroup:output_type -> sluice.v1.DeleteGroupResponse
-	49, // 62: sluice.v1.Sluice.InitProducerId:output_type -> sluice.v1.InitProducerIdResponse
-	45, // [45:63] is the sub-list for method output_type
-	27, // [27:45] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	50, // 27: sluice.v1.DescribeReplicasRequest.partitions:type_name -> sluice.v1.ReplicaRef
+	52, // 28: sluice.v1.DescribeReplicasResponse.replicas:type_name -> sluice.v1.ReplicaStatus
+	3,  // 29: sluice.v1.Sluice.Produce:input_type -> sluice.v1.ProduceRequest
+	6,  // 30: sluice.v1.Sluice.Fetch:input_type -> sluice.v1.FetchRequest
+	8,  // 31: sluice.v1.Sluice.Metadata:input_type -> sluice.v1.MetadataRequest
+	13, // 32: sluice.v1.Sluice.CreateTopic:input_type -> sluice.v1.CreateTopicRequest
+	15, // 33: sluice.v1.Sluice.DeleteTopic:input_type -> sluice.v1.DeleteTopicRequest
+	17, // 34: sluice.v1.Sluice.DescribeTopic:input_type -> sluice.v1.DescribeTopicRequest
+	20, // 35: sluice.v1.Sluice.ListTopics:input_type -> sluice.v1.ListTopicsRequest
+	22, // 36: sluice.v1.Sluice.AlterConfig:input_type -> sluice.v1.AlterConfigRequest
+	24, // 37: sluice.v1.Sluice.ListOffsets:input_type -> sluice.v1.ListOffsetsRequest
+	27, // 38: sluice.v1.Sluice.FindCoordinator:input_type -> sluice.v1.FindCoordinatorRequest
+	29, // 39: sluice.v1.Sluice.GroupHeartbeat:input_type -> sluice.v1.GroupHeartbeatRequest
+	32, // 40: sluice.v1.Sluice.CommitOffsets:input_type -> sluice.v1.CommitOffsetsRequest
+	34, // 41: sluice.v1.Sluice.FetchOffsets:input_type -> sluice.v1.FetchOffsetsRequest
+	40, // 42: sluice.v1.Sluice.DescribeGroup:input_type -> sluice.v1.DescribeGroupRequest
+	41, // 43: sluice.v1.Sluice.ListGroups:input_type -> sluice.v1.ListGroupsRequest
+	44, // 44: sluice.v1.Sluice.ResetOffsets:input_type -> sluice.v1.ResetOffsetsRequest
+	46, // 45: sluice.v1.Sluice.DeleteGroup:input_type -> sluice.v1.DeleteGroupRequest
+	48, // 46: sluice.v1.Sluice.InitProducerId:input_type -> sluice.v1.InitProducerIdRequest
+	51, // 47: sluice.v1.Sluice.DescribeReplicas:input_type -> sluice.v1.DescribeReplicasRequest
+	5,  // 48: sluice.v1.Sluice.Produce:output_type -> sluice.v1.ProduceResponse
+	7,  // 49: sluice.v1.Sluice.Fetch:output_type -> sluice.v1.FetchResponse
+	12, // 50: sluice.v1.Sluice.Metadata:output_type -> sluice.v1.MetadataResponse
+	14, // 51: sluice.v1.Sluice.CreateTopic:output_type -> sluice.v1.CreateTopicResponse
+	16, // 52: sluice.v1.Sluice.DeleteTopic:output_type -> sluice.v1.DeleteTopicResponse
+	19, // 53: sluice.v1.Sluice.DescribeTopic:output_type -> sluice.v1.DescribeTopicResponse
+	21, // 54: sluice.v1.Sluice.ListTopics:output_type -> sluice.v1.ListTopicsResponse
+	23, // 55: sluice.v1.Sluice.AlterConfig:output_type -> sluice.v1.AlterConfigResponse
+	25, // 56: sluice.v1.Sluice.ListOffsets:output_type -> sluice.v1.ListOffsetsResponse
+	28, // 57: sluice.v1.Sluice.FindCoordinator:output_type -> sluice.v1.FindCoordinatorResponse
+	30, // 58: sluice.v1.Sluice.GroupHeartbeat:output_type -> sluice.v1.GroupHeartbeatResponse
+	33, // 59: sluice.v1.Sluice.CommitOffsets:output_type -> sluice.v1.CommitOffsetsResponse
+	36, // 60: sluice.v1.Sluice.FetchOffsets:output_type -> sluice.v1.FetchOffsetsResponse
+	39, // 61: sluice.v1.Sluice.DescribeGroup:output_type -> sluice.v1.DescribeGroupResponse
+	43, // 62: sluice.v1.Sluice.ListGroups:output_type -> sluice.v1.ListGroupsResponse
+	45, // 63: sluice.v1.Sluice.ResetOffsets:output_type -> sluice.v1.ResetOffsetsResponse
+	47, // 64: sluice.v1.Sluice.DeleteGroup:output_type -> sluice.v1.DeleteGroupResponse
+	49, // 65: sluice.v1.Sluice.InitProducerId:output_type -> sluice.v1.InitProducerIdResponse
+	53, // 66: sluice.v1.Sluice.DescribeReplicas:output_type -> sluice.v1.DescribeReplicasResponse
+	48, // [48:67] is the sub-list for method output_type
+	29, // [29:48] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_sluice_proto_init() }
@@ -3645,7 +3973,7 @@ func file_sluice_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_proto_rawDesc), len(file_sluice_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   51,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

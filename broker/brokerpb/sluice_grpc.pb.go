@@ -25,24 +25,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Sluice_Produce_FullMethodName         = "/sluice.v1.Sluice/Produce"
-	Sluice_Fetch_FullMethodName           = "/sluice.v1.Sluice/Fetch"
-	Sluice_Metadata_FullMethodName        = "/sluice.v1.Sluice/Metadata"
-	Sluice_CreateTopic_FullMethodName     = "/sluice.v1.Sluice/CreateTopic"
-	Sluice_DeleteTopic_FullMethodName     = "/sluice.v1.Sluice/DeleteTopic"
-	Sluice_DescribeTopic_FullMethodName   = "/sluice.v1.Sluice/DescribeTopic"
-	Sluice_ListTopics_FullMethodName      = "/sluice.v1.Sluice/ListTopics"
-	Sluice_AlterConfig_FullMethodName     = "/sluice.v1.Sluice/AlterConfig"
-	Sluice_ListOffsets_FullMethodName     = "/sluice.v1.Sluice/ListOffsets"
-	Sluice_FindCoordinator_FullMethodName = "/sluice.v1.Sluice/FindCoordinator"
-	Sluice_GroupHeartbeat_FullMethodName  = "/sluice.v1.Sluice/GroupHeartbeat"
-	Sluice_CommitOffsets_FullMethodName   = "/sluice.v1.Sluice/CommitOffsets"
-	Sluice_FetchOffsets_FullMethodName    = "/sluice.v1.Sluice/FetchOffsets"
-	Sluice_DescribeGroup_FullMethodName   = "/sluice.v1.Sluice/DescribeGroup"
-	Sluice_ListGroups_FullMethodName      = "/sluice.v1.Sluice/ListGroups"
-	Sluice_ResetOffsets_FullMethodName    = "/sluice.v1.Sluice/ResetOffsets"
-	Sluice_DeleteGroup_FullMethodName     = "/sluice.v1.Sluice/DeleteGroup"
-	Sluice_InitProducerId_FullMethodName  = "/sluice.v1.Sluice/InitProducerId"
+	Sluice_Produce_FullMethodName          = "/sluice.v1.Sluice/Produce"
+	Sluice_Fetch_FullMethodName            = "/sluice.v1.Sluice/Fetch"
+	Sluice_Metadata_FullMethodName         = "/sluice.v1.Sluice/Metadata"
+	Sluice_CreateTopic_FullMethodName      = "/sluice.v1.Sluice/CreateTopic"
+	Sluice_DeleteTopic_FullMethodName      = "/sluice.v1.Sluice/DeleteTopic"
+	Sluice_DescribeTopic_FullMethodName    = "/sluice.v1.Sluice/DescribeTopic"
+	Sluice_ListTopics_FullMethodName       = "/sluice.v1.Sluice/ListTopics"
+	Sluice_AlterConfig_FullMethodName      = "/sluice.v1.Sluice/AlterConfig"
+	Sluice_ListOffsets_FullMethodName      = "/sluice.v1.Sluice/ListOffsets"
+	Sluice_FindCoordinator_FullMethodName  = "/sluice.v1.Sluice/FindCoordinator"
+	Sluice_GroupHeartbeat_FullMethodName   = "/sluice.v1.Sluice/GroupHeartbeat"
+	Sluice_CommitOffsets_FullMethodName    = "/sluice.v1.Sluice/CommitOffsets"
+	Sluice_FetchOffsets_FullMethodName     = "/sluice.v1.Sluice/FetchOffsets"
+	Sluice_DescribeGroup_FullMethodName    = "/sluice.v1.Sluice/DescribeGroup"
+	Sluice_ListGroups_FullMethodName       = "/sluice.v1.Sluice/ListGroups"
+	Sluice_ResetOffsets_FullMethodName     = "/sluice.v1.Sluice/ResetOffsets"
+	Sluice_DeleteGroup_FullMethodName      = "/sluice.v1.Sluice/DeleteGroup"
+	Sluice_InitProducerId_FullMethodName   = "/sluice.v1.Sluice/InitProducerId"
+	Sluice_DescribeReplicas_FullMethodName = "/sluice.v1.Sluice/DescribeReplicas"
 )
 
 // SluiceClient is the client API for Sluice service.
@@ -78,6 +79,12 @@ type SluiceClient interface {
 	// InitProducerId allocates an idempotent producer's id (cluster-wide,
 	// through etcd) and epoch.
 	InitProducerId(ctx context.Context, in *InitProducerIdRequest, opts ...grpc.CallOption) (*InitProducerIdResponse, error)
+	// DescribeReplicas reports this broker's replicas of the named partitions
+	// (all it hosts when none are named): role, epoch, offsets, eligibility.
+	// The controller reads it before electing a leader (eligibility, and the
+	// quorum rule's (last epoch, log end offset)); operators and tests read it
+	// to compare replicas.
+	DescribeReplicas(ctx context.Context, in *DescribeReplicasRequest, opts ...grpc.CallOption) (*DescribeReplicasResponse, error)
 }
 
 type sluiceClient struct {
@@ -268,6 +275,16 @@ func (c *sluiceClient) InitProducerId(ctx context.Context, in *InitProducerIdReq
 	return out, nil
 }
 
+func (c *sluiceClient) DescribeReplicas(ctx context.Context, in *DescribeReplicasRequest, opts ...grpc.CallOption) (*DescribeReplicasResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DescribeReplicasResponse)
+	err := c.cc.Invoke(ctx, Sluice_DescribeReplicas_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SluiceServer is the server API for Sluice service.
 // All implementations must embed UnimplementedSluiceServer
 // for forward compatibility.
@@ -301,6 +318,12 @@ type SluiceServer interface {
 	// InitProducerId allocates an idempotent producer's id (cluster-wide,
 	// through etcd) and epoch.
 	InitProducerId(context.Context, *InitProducerIdRequest) (*InitProducerIdResponse, error)
+	// DescribeReplicas reports this broker's replicas of the named partitions
+	// (all it hosts when none are named): role, epoch, offsets, eligibility.
+	// The controller reads it before electing a leader (eligibility, and the
+	// quorum rule's (last epoch, log end offset)); operators and tests read it
+	// to compare replicas.
+	DescribeReplicas(context.Context, *DescribeReplicasRequest) (*DescribeReplicasResponse, error)
 	mustEmbedUnimplementedSluiceServer()
 }
 
@@ -364,6 +387,9 @@ func (UnimplementedSluiceServer) DeleteGroup(context.Context, *DeleteGroupReques
 }
 func (UnimplementedSluiceServer) InitProducerId(context.Context, *InitProducerIdRequest) (*InitProducerIdResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method InitProducerId not implemented")
+}
+func (UnimplementedSluiceServer) DescribeReplicas(context.Context, *DescribeReplicasRequest) (*DescribeReplicasResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DescribeReplicas not implemented")
 }
 func (UnimplementedSluiceServer) mustEmbedUnimplementedSluiceServer() {}
 func (UnimplementedSluiceServer) testEmbeddedByValue()                {}
@@ -710,6 +736,24 @@ func _Sluice_InitProducerId_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sluice_DescribeReplicas_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DescribeReplicasRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SluiceServer).DescribeReplicas(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sluice_DescribeReplicas_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SluiceServer).DescribeReplicas(ctx, req.(*DescribeReplicasRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sluice_ServiceDesc is the grpc.ServiceDesc for Sluice service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -788,6 +832,10 @@ var Sluice_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "InitProducerId",
 			Handler:    _Sluice_InitProducerId_Handler,
+		},
+		{
+			MethodName: "DescribeReplicas",
+			Handler:    _Sluice_DescribeReplicas_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

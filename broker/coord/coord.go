@@ -48,6 +48,12 @@ type PartitionState struct {
 	Replicas    []int32 `json:"replicas"`
 	ISR         []int32 `json:"isr"`
 	ELR         []int32 `json:"elr"`
+	// LeaderBrokerEpoch is the registration Epoch (BrokerInfo.Epoch) of the
+	// leader when the controller elected it. A leader that restarted has a
+	// new registration: the controller then elects again with a new leader
+	// epoch, because a restarted replica must never lead an epoch its log
+	// may already hold. 0: not recorded (topic creation).
+	LeaderBrokerEpoch int64 `json:"leaderBrokerEpoch,omitempty"`
 	// Revision is the mod revision of the key. UpdatePartition writes only
 	// if the key's mod revision still equals it; 0 means the key must not
 	// exist yet. Filled in from the key, never stored in the value.

@@ -35,6 +35,7 @@ func commands() []command {
 		{name: "produce", summary: "send messages to a topic (one per stdin line)", run: runProduce},
 		{name: "consume", summary: "read messages from a topic", run: runConsume},
 		{name: "group", summary: "list, describe, reset and delete consumer groups", run: runGroup},
+		{name: "cluster", summary: "describe the cluster: brokers, controller, under-replicated and offline partitions", run: runCluster},
 		{name: "bench", summary: "run benchmarks against raw baselines (sluice bench -h)", run: runBench},
 		{name: "check", summary: "run the delivery and linearizability checkers"},
 		{name: "chart", summary: "draw charts from a results/ run"},

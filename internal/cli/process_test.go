@@ -50,11 +50,12 @@ type server struct {
 	done   chan error
 }
 
-func startServe(t *testing.T, dataDir string) *server {
+func startServe(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	cmd := exec.Command(sluiceBinary(t), "serve", "--data-dir", dataDir,
+	args := []string{"serve", "--data-dir", dataDir,
 		"--listen", "127.0.0.1:0", "--data-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-		"--etcd-listen", "127.0.0.1:0", "--fast-etcd", "--session-ttl", "2s")
+		"--etcd-listen", "127.0.0.1:0", "--fast-etcd", "--session-ttl", "2s"}
+	cmd := exec.Command(sluiceBinary(t), append(args, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

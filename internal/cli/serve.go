@@ -95,6 +95,9 @@ func serveSettings() []setting {
 		}},
 		{"produce-timeout", broker.DefaultProduceTimeout.String(), "default acks=all wait", dur(func(c *broker.Config) *time.Duration { return &c.ProduceTimeout })},
 		{"shutdown-timeout", broker.DefaultShutdown.String(), "how long SIGTERM waits for in-flight requests", dur(func(c *broker.Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"replica-lag-max", broker.DefaultReplicaLagMax.String(), "a follower not caught up for longer leaves the ISR (Kafka's replica.lag.time.max)", dur(func(c *broker.Config) *time.Duration { return &c.ReplicaLagMax })},
+		{"replica-fetch-wait", broker.DefaultReplicaFetch.String(), "how long a leader holds a follower fetch that has nothing new", dur(func(c *broker.Config) *time.Duration { return &c.ReplicaFetchWait })},
+		{"leader-rebalance-interval", broker.DefaultRebalance.String(), "how often the controller moves leadership back to preferred replicas; negative disables", dur(func(c *broker.Config) *time.Duration { return &c.LeaderRebalanceInterval })},
 		{"fast-etcd", "false", "embedded etcd with 10 ms ticks (tests and local trials)", func(c *broker.Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			c.FastEmbeddedEtcd = b

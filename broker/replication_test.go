@@ -1,0 +1,324 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/sluice-mq/sluice/broker"
+	"github.com/sluice-mq/sluice/broker/brokerpb"
+	"github.com/sluice-mq/sluice/broker/brokertest"
+	"github.com/sluice-mq/sluice/broker/client"
+	"github.com/sluice-mq/sluice/engine"
+	"github.com/sluice-mq/sluice/engine/record"
+	"github.com/sluice-mq/sluice/engine/vfs"
+)
+
+// TestLeaderCrashLosesNoAcknowledgedWrite: 3 brokers, RF=3,
+// min.insync.replicas=2, acks=all with the idempotent producer, in both
+// replication modes. The leader crashes (its lease expires on its own)
+// while a producer writes; a follower takes over, the producer carries on,
+// and afterwards every acknowledged record is on every replica, in order,
+// once, and the replicas' logs are identical.
+func TestLeaderCrashLosesNoAcknowledgedWrite(t *testing.T) {
+	for _, mode := range []string{"isr", "quorum"} {
+		t.Run(mode, func(t *testing.T) {
+			c := brokertest.Start(t, brokertest.Options{Logger: testLog()})
+			cl := dial(t, c.Addrs())
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			if _, err := cl.CreateTopic(ctx, "rep", 1, 3, map[string]string{
+				broker.CfgMinInsyncReplicas: "2", broker.CfgReplicationMode: mode,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			p, err := cl.NewProducer(client.ProducerOptions{Acks: client.AcksAll, Retries: 1000, RetryBackoff: 20 * time.Millisecond, RequestTimeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			var acked []string
+			send := func(v string) {
+				t.Helper()
+				res, err := p.Send(ctx, client.Message{Topic: "rep", Partition: 0, Value: []byte(v)})
+				if err != nil {
+					t.Fatalf("send %s: %v", v, err)
+				}
+				if len(res.Receipt.Replicas) < 2 {
+					t.Fatalf("acks=all answered with receipt %+v: fewer replicas than min.insync.replicas", res.Receipt)
+				}
+				acked = append(acked, v)
+			}
+			for i := range 100 {
+				send(fmt.Sprintf("v%04d", i))
+			}
+			leader := leaderOf(t, ctx, cl, "rep", 0)
+			c.Crash(c.Index(leader))
+			crashed := time.Now()
+			send("after-crash")
+			failover := time.Since(crashed)
+			t.Logf("%s: first acks=all write after the leader crashed: %v (session TTL %v)", mode, failover, c.Config(0).SessionTTL)
+			newLeader := leaderOf(t, ctx, cl, "rep", 0)
+			if newLeader == leader {
+				t.Fatalf("broker %d still leads after it crashed", leader)
+			}
+			for i := 100; i < 200; i++ {
+				send(fmt.Sprintf("v%04d", i))
+			}
+			// The crashed broker comes back, catches up and rejoins the ISR.
+			c.Restart(c.Index(leader))
+			waitFullISR(t, ctx, cl, "rep", 0, 3)
+			for i := 200; i < 220; i++ {
+				send(fmt.Sprintf("v%04d", i))
+			}
+			waitReplicasEqual(t, ctx, c, "rep", 0)
+			for i := range c.Len() {
+				c.Stop(i)
+			}
+			var first []string
+			for i := range c.Len() {
+				got := readReplica(t, c.Config(i), "rep", 0)
+				checkAcked(t, fmt.Sprintf("broker %d", i+1), got, acked)
+				if i == 0 {
+					first = got
+				} else if !slices.Equal(got, first) {
+					t.Fatalf("broker %d's log differs from broker 1's:\n%v\n%v", i+1, got, first)
+				}
+			}
+		})
+	}
+}
+
+// TestMinISRRefusesBeforeAppend: with min.insync.replicas=2 and both
+// followers gone, the leader shrinks the ISR to itself and refuses acks=all
+// with NOT_ENOUGH_REPLICAS (nothing written), while acks=1 still works.
+func TestMinISRRefusesBeforeAppend(t *testing.T) {
+	c := brokertest.Start(t, brokertest.Options{})
+	cl := dial(t, c.Addrs())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := cl.CreateTopic(ctx, "misr", 1, 3, map[string]string{broker.CfgMinInsyncReplicas: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	leader := leaderOf(t, ctx, cl, "misr", 0)
+	for i := range c.Len() {
+		if int32(i+1) != leader {
+			c.Stop(i)
+		}
+	}
+	waitFullISR(t, ctx, cl, "misr", 0, 1)
+	raw := brokerClient(t, c.Broker(c.Index(leader)).Addr())
+	before := logEnd(t, ctx, raw, "misr")
+	strict, err := cl.NewProducer(client.ProducerOptions{Acks: client.AcksAll, Retries: -1, DisableIdempotence: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer strict.Close()
+	_, err = strict.Send(ctx, client.Message{Topic: "misr", Partition: 0, Value: []byte("x")})
+	if code := client.Code(err); code != brokerpb.ErrorCode_NOT_ENOUGH_REPLICAS || client.IsIndefinite(err) {
+		t.Fatalf("acks=all with the ISR below min.insync.replicas: %v (code %v)", err, code)
+	}
+	if after := logEnd(t, ctx, raw, "misr"); after != before {
+		t.Fatalf("a refused acks=all produce was written: log end %d -> %d", before, after)
+	}
+	one, err := cl.NewProducer(client.ProducerOptions{Acks: client.AcksLeader, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	if _, err := one.Send(ctx, client.Message{Topic: "misr", Partition: 0, Value: []byte("y")}); err != nil {
+		t.Fatalf("acks=1 refused: %v", err)
+	}
+}
+
+func dial(t *testing.T, addrs []string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := client.Dial(ctx, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+func partitionInfo(t *testing.T, ctx context.Context, cl *client.Client, topic string, part int32) *brokerpb.PartitionInfo {
+	t.Helper()
+	md, err := cl.Metadata(ctx, topic)
+	if err != nil {
+		return nil
+	}
+	for _, ti := range md.Topics {
+		if ti.Name == topic && int(part) < len(ti.Partitions) {
+			return ti.Partitions[part]
+		}
+	}
+	return nil
+}
+
+func leaderOf(t *testing.T, ctx context.Context, cl *client.Client, topic string, part int32) int32 {
+	t.Helper()
+	for ctx.Err() == nil {
+		if pi := partitionInfo(t, ctx, cl, topic, part); pi != nil && pi.Leader >= 0 {
+			return pi.Leader
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	t.Fatalf("%s-%d has no leader", topic, part)
+	return -1
+}
+
+// waitFullISR waits until the partition's ISR has exactly n members.
+func waitFullISR(t *testing.T, ctx context.Context, cl *client.Client, topic string, part int32, n int) {
+	t.Helper()
+	var last *brokerpb.PartitionInfo
+	for ctx.Err() == nil {
+		if last = partitionInfo(t, ctx, cl, topic, part); last != nil && len(last.Isr) == n && last.Leader >= 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	t.Fatalf("%s-%d: ISR never reached %d members: %v", topic, part, n, last)
+}
+
+// waitReplicasEqual waits until every running replica reports the same log
+// end offset and high watermark.
+func waitReplicasEqual(t *testing.T, ctx context.Context, c *brokertest.Cluster, topic string, part int32) {
+	t.Helper()
+	var ends []string
+	for ctx.Err() == nil {
+		ends = ends[:0]
+		for i := range c.Len() {
+			b := c.Broker(i)
+			if b == nil {
+				continue
+			}
+			resp, err := brokerClient(t, b.Addr()).DescribeReplicas(ctx, &brokerpb.DescribeReplicasRequest{Partitions: []*brokerpb.ReplicaRef{{Topic: topic, Partition: part}}})
+			if err != nil || len(resp.Replicas) != 1 {
+				ends = append(ends, fmt.Sprintf("broker %d: %v", i+1, err))
+				continue
+			}
+			r := resp.Replicas[0]
+			ends = append(ends, fmt.Sprintf("end=%d hw=%d", r.LogEndOffset, r.HighWatermark))
+		}
+		if len(ends) == c.Len() && allSame(ends) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	t.Fatalf("replicas never converged: %v", ends)
+}
+
+func allSame(s []string) bool {
+	for _, v := range s {
+		if v != s[0] {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	connsMu sync.Mutex
+	conns   = map[string]brokerpb.SluiceClient{}
+)
+
+func brokerClient(t *testing.T, addr string) brokerpb.SluiceClient {
+	t.Helper()
+	connsMu.Lock()
+	defer connsMu.Unlock()
+	if c, ok := conns[addr]; ok {
+		return c
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := brokerpb.NewSluiceClient(cc)
+	conns[addr] = c
+	return c
+}
+
+func logEnd(t *testing.T, ctx context.Context, c brokerpb.SluiceClient, topic string) int64 {
+	t.Helper()
+	resp, err := c.DescribeReplicas(ctx, &brokerpb.DescribeReplicasRequest{Partitions: []*brokerpb.ReplicaRef{{Topic: topic}}})
+	if err != nil || len(resp.Replicas) != 1 {
+		t.Fatalf("describe replicas: %v %v", resp, err)
+	}
+	return resp.Replicas[0].LogEndOffset
+}
+
+// readReplica reads every record value of a stopped broker's replica
+// straight from its log.
+func readReplica(t *testing.T, cfg broker.Config, topic string, part int32) []string {
+	t.Helper()
+	l, err := engine.Open(engine.Options{FS: vfs.Default, Dir: filepath.Join(cfg.DataDir, "logs", fmt.Sprintf("%s-%d", topic, part)), RetentionCheckInterval: -1})
+	if err != nil {
+		t.Fatalf("open replica of broker %d: %v", cfg.ID, err)
+	}
+	defer l.Close()
+	var out []string
+	start, end, _ := l.Offsets()
+	for off := start; off < end; {
+		res, err := l.Read(off, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for pos := 0; pos < len(res.Data); {
+			h, err := record.ParseHeader(res.Data[pos:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := record.ForEachRecord(res.Data[pos:pos+h.Size()], func(r record.Record) error {
+				out = append(out, string(r.Value))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			pos += h.Size()
+		}
+		off = res.NextOffset
+	}
+	return out
+}
+
+// checkAcked: every acknowledged value is in got exactly once, in the
+// order acknowledged.
+func checkAcked(t *testing.T, who string, got, acked []string) {
+	t.Helper()
+	pos := map[string]int{}
+	for i, v := range got {
+		if _, dup := pos[v]; dup {
+			t.Fatalf("%s holds %q twice", who, v)
+		}
+		pos[v] = i
+	}
+	last := -1
+	for _, v := range acked {
+		i, ok := pos[v]
+		if !ok {
+			t.Fatalf("%s lost acknowledged %q (holds %d records)", who, v, len(got))
+		}
+		if i < last {
+			t.Fatalf("%s holds acknowledged %q out of order", who, v)
+		}
+		last = i
+	}
+}
+
+func testLog() *slog.Logger {
+	if os.Getenv("SLUICE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return nil
+}

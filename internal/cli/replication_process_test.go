@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice-mq/sluice/broker/brokerpb"
+	"github.com/sluice-mq/sluice/broker/client"
+	"github.com/sluice-mq/sluice/broker/coord"
+	"github.com/sluice-mq/sluice/engine"
+	"github.com/sluice-mq/sluice/engine/record"
+	"github.com/sluice-mq/sluice/engine/vfs"
+)
+
+// TestReplicatedKillLeader runs three real broker processes on one etcd:
+// RF=3, min.insync.replicas=2, acks=all with the idempotent producer, a
+// producer writing throughout. The partition leader is killed with SIGKILL;
+// a follower takes over within seconds, the producer carries on, the
+// killed broker restarts, catches up and rejoins the ISR. Afterwards every
+// acknowledged record is on every replica, in order, exactly once, and the
+// three logs are identical (read offline with the engine).
+func TestReplicatedKillLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four processes' worth of work")
+	}
+	etcd, err := coord.StartEmbedded(coord.EmbeddedConfig{Dir: filepath.Join(t.TempDir(), "etcd"), TickMs: 10, ElectionMs: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = etcd.Close() })
+	endpoints := etcd.Endpoints()[0]
+	dirs := make([]string, 3)
+	servers := make([]*server, 3)
+	start := func(i int) {
+		servers[i] = startServe(t, dirs[i], "--broker-id", strconv.Itoa(i+1), "--etcd-endpoints", endpoints,
+			"--replica-lag-max", "3s", "--replica-fetch-wait", "200ms", "--leader-rebalance-interval", "1h")
+	}
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+		start(i)
+	}
+	addrs := func() []string {
+		var out []string
+		for _, s := range servers {
+			if s != nil && s.cmd.ProcessState == nil {
+				out = append(out, s.addr)
+			}
+		}
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl, err := client.Dial(ctx, addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.CreateTopic(ctx, "kill", 1, 3, map[string]string{"min.insync.replicas": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cl.NewProducer(client.ProducerOptions{Acks: client.AcksAll, Retries: 1000, RetryBackoff: 20 * time.Millisecond, RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	// The producer writes one record at a time until told to stop.
+	var mu sync.Mutex
+	var acked []string
+	var ackTimes []time.Time
+	stop := make(chan struct{})
+	produced := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				produced <- nil
+				return
+			default:
+			}
+			v := fmt.Sprintf("r%06d", i)
+			if _, err := p.Send(ctx, client.Message{Topic: "kill", Partition: 0, Value: []byte(v)}); err != nil {
+				produced <- fmt.Errorf("send %s: %w", v, err)
+				return
+			}
+			mu.Lock()
+			acked, ackTimes = append(acked, v), append(ackTimes, time.Now())
+			mu.Unlock()
+		}
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	waitCount := func(n int) {
+		t.Helper()
+		for count() < n {
+			select {
+			case err := <-produced:
+				t.Fatalf("producer stopped: %v", err)
+			case <-ctx.Done():
+				t.Fatalf("only %d of %d records acknowledged", count(), n)
+			case <-time.After(10 * time.Millisecond): // polling interval
+			}
+		}
+	}
+	waitCount(200)
+	leader := partitionLeader(t, ctx, cl, "kill")
+	victim := servers[leader-1]
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	<-victim.done
+	before := count()
+	waitCount(before + 1)
+	mu.Lock()
+	failover := ackTimes[before].Sub(killed)
+	mu.Unlock()
+	t.Logf("leader %d killed; first acks=all record acknowledged %v later (session TTL 2s)", leader, failover)
+	if failover > 20*time.Second {
+		t.Fatalf("failover took %v", failover)
+	}
+	waitCount(before + 200)
+	// The killed broker restarts on its data and rejoins.
+	start(int(leader - 1))
+	waitISR(t, ctx, cl, "kill", 3)
+	waitCount(count() + 50)
+	close(stop)
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	// Let every follower fetch the last records, then stop cleanly.
+	waitISR(t, ctx, cl, "kill", 3)
+	for _, s := range servers {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		<-s.done
+	}
+	var first []string
+	for i, d := range dirs {
+		got := readPartition(t, filepath.Join(d, "logs", "kill-0"))
+		checkAll(t, fmt.Sprintf("broker %d", i+1), got, acked)
+		if i == 0 {
+			first = got
+		} else if !slices.Equal(first, got) {
+			t.Fatalf("broker %d holds %d records, broker 1 %d: the replicas differ", i+1, len(got), len(first))
+		}
+	}
+	t.Logf("%d acknowledged records on all three replicas", len(acked))
+}
+
+func partitionLeader(t *testing.T, ctx context.Context, cl *client.Client, topic string) int32 {
+	t.Helper()
+	for ctx.Err() == nil {
+		md, err := cl.Metadata(ctx, topic)
+		if err == nil && len(md.Topics) == 1 && md.Topics[0].Partitions[0].Leader > 0 {
+			return md.Topics[0].Partitions[0].Leader
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	t.Fatal("no leader")
+	return 0
+}
+
+func waitISR(t *testing.T, ctx context.Context, cl *client.Client, topic string, n int) {
+	t.Helper()
+	var last *brokerpb.PartitionInfo
+	for ctx.Err() == nil {
+		md, err := cl.Metadata(ctx, topic)
+		if err == nil && len(md.Topics) == 1 {
+			last = md.Topics[0].Partitions[0]
+			if len(last.Isr) == n && last.Leader > 0 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	t.Fatalf("ISR never reached %d: %v", n, last)
+}
+
+func readPartition(t *testing.T, dir string) []string {
+	t.Helper()
+	l, err := engine.Open(engine.Options{FS: vfs.Default, Dir: dir, RetentionCheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var out []string
+	start, end, _ := l.Offsets()
+	for off := start; off < end; {
+		res, err := l.Read(off, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for pos := 0; pos < len(res.Data); {
+			h, err := record.ParseHeader(res.Data[pos:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := record.ForEachRecord(res.Data[pos:pos+h.Size()], func(r record.Record) error {
+				out = append(out, string(r.Value))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			pos += h.Size()
+		}
+		off = res.NextOffset
+	}
+	return out
+}
+
+// checkAll: every acknowledged value is held exactly once, in order.
+func checkAll(t *testing.T, who string, got, acked []string) {
+	t.Helper()
+	pos := map[string]int{}
+	for i, v := range got {
+		if _, dup := pos[v]; dup {
+			t.Fatalf("%s holds %q twice", who, v)
+		}
+		pos[v] = i
+	}
+	last := -1
+	for _, v := range acked {
+		i, ok := pos[v]
+		if !ok {
+			t.Fatalf("%s lost acknowledged %q", who, v)
+		}
+		if i < last {
+			t.Fatalf("%s holds %q out of order", who, v)
+		}
+		last = i
+	}
+}
