@@ -198,7 +198,10 @@ func (b *Broker) register(ctx context.Context) (coord.Session, error) {
 // its log may already hold. Clients would retry NOT_LEADER meanwhile;
 // waiting here makes a restarted broker ready when Start returns.
 func (b *Broker) awaitLeaderships(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 2*b.cfg.SessionTTL+2*time.Second)
+	// Bounded: an election needs the controller (maybe this broker, once
+	// its campaign wins) and one etcd write per partition; on a loaded
+	// machine that can take several seconds.
+	ctx, cancel := context.WithTimeout(ctx, max(2*b.cfg.SessionTTL+2*time.Second, 20*time.Second))
 	defer cancel()
 	for {
 		changed := b.coord.Changed()
@@ -209,7 +212,7 @@ func (b *Broker) awaitLeaderships(ctx context.Context) {
 		case <-changed:
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
-			b.logger.Warn("serving before every partition it led has a leader again")
+			b.logger.Warn("serving before every partition it led has a leader again", "controller", b.coord.Snapshot().Controller)
 			return
 		}
 	}
