@@ -211,12 +211,16 @@ func (p *partition) drive() {
 	defer p.stopFetcher()
 	ticker := time.NewTicker(p.cfg.tick)
 	defer ticker.Stop()
-	p.handleReady()
 	for {
+		// Take the change channel, then let the node read the log: an
+		// append landing after the read closes this channel and wakes the
+		// loop (taking it after the read could miss it until the next
+		// tick, delaying the high watermark and acks=all by up to a tick).
 		logChanged := p.log.Changed()
+		p.step(replication.LocalLogChanged{})
+		p.handleReady()
 		select {
 		case <-logChanged:
-			p.step(replication.LocalLogChanged{})
 		case <-ticker.C:
 			p.node.Tick()
 			p.maybeCheckpointHW(false)

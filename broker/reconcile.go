@@ -20,10 +20,14 @@ const topicIDMeta = "topic-id"
 
 func (b *Broker) reconcileLoop() {
 	for {
+		// Take the change channel before reading the snapshot: a change
+		// that lands while reconcile runs then wakes the next round.
+		// (Taking it after reconcile lost such changes: a partition whose
+		// election landed mid-round was never applied.)
 		changed := b.coord.Changed()
+		b.reconcile(b.coord.Snapshot())
 		select {
 		case <-changed:
-			b.reconcile(b.coord.Snapshot())
 		case <-b.ctx.Done():
 			return
 		}
