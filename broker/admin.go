@@ -261,8 +261,16 @@ func (b *Broker) alterConfig(ctx context.Context, req *brokerpb.AlterConfigReque
 		for _, k := range req.Delete {
 			delete(next, k)
 		}
-		if eff := parseSettings(effectiveConfigs(next, b.cfg.TopicDefaults)); eff.minISR > int(t.ReplicationFactor) {
+		eff := parseSettings(effectiveConfigs(next, b.cfg.TopicDefaults))
+		if eff.minISR > int(t.ReplicationFactor) {
 			return nil, errf(codeInvalidConfig, "min.insync.replicas %d exceeds the replication factor %d", eff.minISR, t.ReplicationFactor)
+		}
+		// The commit and election rules of a topic are fixed at creation:
+		// replicas keep the mode they were started with, and switching a
+		// running partition between majority and ISR commit would let the
+		// controller elect by one rule what was committed by the other.
+		if cur := parseSettings(effectiveConfigs(t.Configs, b.cfg.TopicDefaults)); eff.quorum != cur.quorum {
+			return nil, errf(codeInvalidConfig, "%s cannot change after the topic is created (recreate the topic)", CfgReplicationMode)
 		}
 		rev, err := b.coord.UpdateTopicConfigs(ctx, l, req.Topic, next, t.Revision)
 		if errors.Is(err, coord.ErrConflict) && attempt < 5 {

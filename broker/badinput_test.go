@@ -101,6 +101,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 	expectCode(t, err, brokerpb.ErrorCode_INVALID_CONFIG, codes.InvalidArgument)
 	_, err = c.AlterConfig(ctx, &brokerpb.AlterConfigRequest{Topic: "bad", Set: map[string]string{CfgMinInsyncReplicas: "2"}})
 	expectCode(t, err, brokerpb.ErrorCode_INVALID_CONFIG, codes.InvalidArgument)
+	_, err = c.AlterConfig(ctx, &brokerpb.AlterConfigRequest{Topic: "bad", Set: map[string]string{CfgReplicationMode: "quorum"}})
+	expectCode(t, err, brokerpb.ErrorCode_INVALID_CONFIG, codes.InvalidArgument)
+	if _, err := c.AlterConfig(ctx, &brokerpb.AlterConfigRequest{Topic: "bad", Set: map[string]string{CfgReplicationMode: "isr"}}); err != nil {
+		t.Fatalf("setting the mode a topic already has: %v", err)
+	}
 	if lt, _ := c.ListTopics(ctx, &brokerpb.ListTopicsRequest{}); len(lt.Topics) != 1 {
 		t.Fatalf("rejected creates left topics behind: %v", lt.Topics)
 	}
