@@ -18,9 +18,6 @@ import (
 	"github.com/sluice-mq/sluice/broker/brokerpb"
 	"github.com/sluice-mq/sluice/broker/brokertest"
 	"github.com/sluice-mq/sluice/broker/client"
-	"github.com/sluice-mq/sluice/engine"
-	"github.com/sluice-mq/sluice/engine/record"
-	"github.com/sluice-mq/sluice/engine/vfs"
 )
 
 // TestLeaderCrashLosesNoAcknowledgedWrite: 3 brokers, RF=3,
@@ -86,8 +83,8 @@ func TestLeaderCrashLosesNoAcknowledgedWrite(t *testing.T) {
 			}
 			var first []string
 			for i := range c.Len() {
-				got := readReplica(t, c.Config(i), "rep", 0)
-				checkAcked(t, fmt.Sprintf("broker %d", i+1), got, acked)
+				got := brokertest.ReadValues(t, filepath.Join(c.Config(i).DataDir, "logs", "rep-0"))
+				brokertest.CheckAcked(t, fmt.Sprintf("broker %d", i+1), got, acked)
 				if i == 0 {
 					first = got
 				} else if !slices.Equal(got, first) {
@@ -256,64 +253,6 @@ func logEnd(t *testing.T, ctx context.Context, c brokerpb.SluiceClient, topic st
 		t.Fatalf("describe replicas: %v %v", resp, err)
 	}
 	return resp.Replicas[0].LogEndOffset
-}
-
-// readReplica reads every record value of a stopped broker's replica
-// straight from its log.
-func readReplica(t *testing.T, cfg broker.Config, topic string, part int32) []string {
-	t.Helper()
-	l, err := engine.Open(engine.Options{FS: vfs.Default, Dir: filepath.Join(cfg.DataDir, "logs", fmt.Sprintf("%s-%d", topic, part)), RetentionCheckInterval: -1})
-	if err != nil {
-		t.Fatalf("open replica of broker %d: %v", cfg.ID, err)
-	}
-	defer l.Close()
-	var out []string
-	start, end, _ := l.Offsets()
-	for off := start; off < end; {
-		res, err := l.Read(off, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for pos := 0; pos < len(res.Data); {
-			h, err := record.ParseHeader(res.Data[pos:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := record.ForEachRecord(res.Data[pos:pos+h.Size()], func(r record.Record) error {
-				out = append(out, string(r.Value))
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			pos += h.Size()
-		}
-		off = res.NextOffset
-	}
-	return out
-}
-
-// checkAcked: every acknowledged value is in got exactly once, in the
-// order acknowledged.
-func checkAcked(t *testing.T, who string, got, acked []string) {
-	t.Helper()
-	pos := map[string]int{}
-	for i, v := range got {
-		if _, dup := pos[v]; dup {
-			t.Fatalf("%s holds %q twice", who, v)
-		}
-		pos[v] = i
-	}
-	last := -1
-	for _, v := range acked {
-		i, ok := pos[v]
-		if !ok {
-			t.Fatalf("%s lost acknowledged %q (holds %d records)", who, v, len(got))
-		}
-		if i < last {
-			t.Fatalf("%s holds acknowledged %q out of order", who, v)
-		}
-		last = i
-	}
 }
 
 func testLog() *slog.Logger {

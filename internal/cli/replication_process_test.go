@@ -12,11 +12,9 @@ import (
 	"time"
 
 	"github.com/sluice-mq/sluice/broker/brokerpb"
+	"github.com/sluice-mq/sluice/broker/brokertest"
 	"github.com/sluice-mq/sluice/broker/client"
 	"github.com/sluice-mq/sluice/broker/coord"
-	"github.com/sluice-mq/sluice/engine"
-	"github.com/sluice-mq/sluice/engine/record"
-	"github.com/sluice-mq/sluice/engine/vfs"
 )
 
 // TestReplicatedKillLeader runs three real broker processes on one etcd:
@@ -142,8 +140,8 @@ func TestReplicatedKillLeader(t *testing.T) {
 	}
 	var first []string
 	for i, d := range dirs {
-		got := readPartition(t, filepath.Join(d, "logs", "kill-0"))
-		checkAll(t, fmt.Sprintf("broker %d", i+1), got, acked)
+		got := brokertest.ReadValues(t, filepath.Join(d, "logs", "kill-0"))
+		brokertest.CheckAcked(t, fmt.Sprintf("broker %d", i+1), got, acked)
 		if i == 0 {
 			first = got
 		} else if !slices.Equal(first, got) {
@@ -180,59 +178,4 @@ func waitISR(t *testing.T, ctx context.Context, cl *client.Client, topic string,
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
 	t.Fatalf("ISR never reached %d: %v", n, last)
-}
-
-func readPartition(t *testing.T, dir string) []string {
-	t.Helper()
-	l, err := engine.Open(engine.Options{FS: vfs.Default, Dir: dir, RetentionCheckInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var out []string
-	start, end, _ := l.Offsets()
-	for off := start; off < end; {
-		res, err := l.Read(off, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for pos := 0; pos < len(res.Data); {
-			h, err := record.ParseHeader(res.Data[pos:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := record.ForEachRecord(res.Data[pos:pos+h.Size()], func(r record.Record) error {
-				out = append(out, string(r.Value))
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			pos += h.Size()
-		}
-		off = res.NextOffset
-	}
-	return out
-}
-
-// checkAll: every acknowledged value is held exactly once, in order.
-func checkAll(t *testing.T, who string, got, acked []string) {
-	t.Helper()
-	pos := map[string]int{}
-	for i, v := range got {
-		if _, dup := pos[v]; dup {
-			t.Fatalf("%s holds %q twice", who, v)
-		}
-		pos[v] = i
-	}
-	last := -1
-	for _, v := range acked {
-		i, ok := pos[v]
-		if !ok {
-			t.Fatalf("%s lost acknowledged %q", who, v)
-		}
-		if i < last {
-			t.Fatalf("%s holds %q out of order", who, v)
-		}
-		last = i
-	}
 }
