@@ -93,7 +93,12 @@ type partition struct {
 	state *replicaState
 
 	// Driver-owned.
-	node    *replication.Node
+	node *replication.Node
+	// view is the node's LogStore: the log's offsets read as one
+	// consistent triple, refreshed by the driver before each Step, Tick
+	// and Advance (appenders move the log concurrently; reading the three
+	// offsets separately could see a durable end beyond the log end).
+	view    logView
 	cfg     replicaTiming
 	waiters map[int32]replicaWaiter
 	fetcher *fetcher
@@ -111,6 +116,19 @@ type partition struct {
 	stop    chan struct{}
 	done    chan struct{}
 }
+
+// logView is a consistent snapshot of the log's offsets (see
+// partition.view).
+type logView struct {
+	log                 *engine.Log
+	start, end, durable int64
+}
+
+func (v *logView) refresh() { v.start, v.end, v.durable = v.log.Offsets() }
+
+func (v *logView) LogStartOffset() int64   { return v.start }
+func (v *logView) LogEndOffset() int64     { return v.end }
+func (v *logView) DurableEndOffset() int64 { return v.durable }
 
 // replicaWaiter is a follower fetch waiting on the data plane for the
 // node's reply (it may be parked in the node until there is data).
@@ -132,6 +150,7 @@ const (
 func newPartition(b *Broker, topic string, id int32, topicID, dir string, log *engine.Log, producers *producerTable, settings topicSettings) (*partition, error) {
 	p := &partition{
 		b: b, topic: topic, id: id, topicID: topicID, dir: dir, self: b.cfg.ID, log: log, producers: producers,
+		view:    logView{log: log},
 		logger:  b.logger.With("topic", topic, "partition", id),
 		state:   &replicaState{role: roleNone, leader: -1, leaderEpoch: -1, settings: settings, changed: make(chan struct{})},
 		cfg:     b.replicaTiming(),
@@ -175,7 +194,8 @@ func (p *partition) newNode(s topicSettings) (*replication.Node, int64, error) {
 	cfg.ID = replication.BrokerID(p.self)
 	cfg.Mode = mode
 	cfg.UncleanRestart = !p.log.OpenedClean() && !syncAlways
-	cfg.Store = p.log
+	p.view.refresh()
+	cfg.Store = &p.view
 	cfg.HighWatermark = hw
 	cfg.EpochCache = cache
 	return replication.NewNode(cfg), hw, nil
@@ -222,6 +242,7 @@ func (p *partition) drive() {
 		select {
 		case <-logChanged:
 		case <-ticker.C:
+			p.view.refresh()
 			p.node.Tick()
 			p.maybeCheckpointHW(false)
 		case r := <-p.replies:
@@ -239,6 +260,7 @@ func (p *partition) drive() {
 // step feeds the node one message; a refused message is logged (it is
 // stale or from a replica the node does not know).
 func (p *partition) step(m replication.Message) {
+	p.view.refresh()
 	if err := p.node.Step(m); err != nil {
 		p.logger.Debug("replication message refused", "msg", m, "err", err)
 	}
@@ -272,6 +294,7 @@ func (p *partition) handleReady() {
 		}
 		// (4) Publish.
 		p.publishReady(rd)
+		p.view.refresh()
 		p.node.Advance(rd)
 	}
 }

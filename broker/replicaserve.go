@@ -95,6 +95,7 @@ func (p *partition) serveReplicaFetch(ctx context.Context, req *brokerpb.Replica
 	var stepErr error
 	err := p.do(ctx, func() {
 		p.waiters[from] = replicaWaiter{seq: req.Seq, ch: ch}
+		p.view.refresh()
 		stepErr = p.node.Step(replication.FollowerFetch{
 			From: replication.BrokerID(from), Seq: req.Seq, Epoch: replication.Epoch(req.Epoch),
 			FetchOffset: req.FetchOffset, DurableEnd: req.DurableEnd, LastFetchedEpoch: replication.Epoch(req.LastFetchedEpoch),
