@@ -58,13 +58,13 @@ func TestLeaderCrashLosesNoAcknowledgedWrite(t *testing.T) {
 			for i := range 100 {
 				send(fmt.Sprintf("v%04d", i))
 			}
-			leader := leaderOf(t, ctx, cl, "rep", 0)
+			leader := brokertest.Leader(t, ctx, cl, "rep", 0)
 			c.Crash(c.Index(leader))
 			crashed := time.Now()
 			send("after-crash")
 			failover := time.Since(crashed)
 			t.Logf("%s: first acks=all write after the leader crashed: %v (session TTL %v)", mode, failover, c.Config(0).SessionTTL)
-			newLeader := leaderOf(t, ctx, cl, "rep", 0)
+			newLeader := brokertest.Leader(t, ctx, cl, "rep", 0)
 			if newLeader == leader {
 				t.Fatalf("broker %d still leads after it crashed", leader)
 			}
@@ -73,7 +73,7 @@ func TestLeaderCrashLosesNoAcknowledgedWrite(t *testing.T) {
 			}
 			// The crashed broker comes back, catches up and rejoins the ISR.
 			c.Restart(c.Index(leader))
-			waitFullISR(t, ctx, cl, "rep", 0, 3)
+			brokertest.WaitISR(t, ctx, cl, "rep", 0, 3)
 			for i := 200; i < 220; i++ {
 				send(fmt.Sprintf("v%04d", i))
 			}
@@ -106,13 +106,13 @@ func TestMinISRRefusesBeforeAppend(t *testing.T) {
 	if _, err := cl.CreateTopic(ctx, "misr", 1, 3, map[string]string{broker.CfgMinInsyncReplicas: "2"}); err != nil {
 		t.Fatal(err)
 	}
-	leader := leaderOf(t, ctx, cl, "misr", 0)
+	leader := brokertest.Leader(t, ctx, cl, "misr", 0)
 	for i := range c.Len() {
 		if int32(i+1) != leader {
 			c.Stop(i)
 		}
 	}
-	waitFullISR(t, ctx, cl, "misr", 0, 1)
+	brokertest.WaitISR(t, ctx, cl, "misr", 0, 1)
 	raw := brokerClient(t, c.Broker(c.Index(leader)).Addr())
 	before := logEnd(t, ctx, raw, "misr")
 	strict, err := cl.NewProducer(client.ProducerOptions{Acks: client.AcksAll, Retries: -1, DisableIdempotence: true})
@@ -147,45 +147,6 @@ func dial(t *testing.T, addrs []string) *client.Client {
 	}
 	t.Cleanup(func() { cl.Close() })
 	return cl
-}
-
-func partitionInfo(t *testing.T, ctx context.Context, cl *client.Client, topic string, part int32) *brokerpb.PartitionInfo {
-	t.Helper()
-	md, err := cl.Metadata(ctx, topic)
-	if err != nil {
-		return nil
-	}
-	for _, ti := range md.Topics {
-		if ti.Name == topic && int(part) < len(ti.Partitions) {
-			return ti.Partitions[part]
-		}
-	}
-	return nil
-}
-
-func leaderOf(t *testing.T, ctx context.Context, cl *client.Client, topic string, part int32) int32 {
-	t.Helper()
-	for ctx.Err() == nil {
-		if pi := partitionInfo(t, ctx, cl, topic, part); pi != nil && pi.Leader >= 0 {
-			return pi.Leader
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-	t.Fatalf("%s-%d has no leader", topic, part)
-	return -1
-}
-
-// waitFullISR waits until the partition's ISR has exactly n members.
-func waitFullISR(t *testing.T, ctx context.Context, cl *client.Client, topic string, part int32, n int) {
-	t.Helper()
-	var last *brokerpb.PartitionInfo
-	for ctx.Err() == nil {
-		if last = partitionInfo(t, ctx, cl, topic, part); last != nil && len(last.Isr) == n && last.Leader >= 0 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-	t.Fatalf("%s-%d: ISR never reached %d members: %v", topic, part, n, last)
 }
 
 // waitReplicasEqual waits until every running replica reports the same log

@@ -42,7 +42,18 @@ func (l *Log) EnforceRetention(now time.Time) (int, error) {
 
 // Close syncs everything, writes the clean-shutdown marker and closes the
 // files. Calls after Close return ErrClosed.
-func (l *Log) Close() error {
+func (l *Log) Close() error { return l.shutdown(opClose) }
+
+// Abandon closes the log the way a crash leaves it, for fault tests: no
+// sync, no index flush, no clean-shutdown marker. Whatever the file system
+// kept stays; the next Open recovers as after a crash (on a real file
+// system unsynced writes survive in the page cache, as after kill -9).
+// Calls after Abandon return ErrClosed.
+func (l *Log) Abandon() error { return l.shutdown(opAbandon) }
+
+// shutdown stops the background work, runs the closing request (opClose
+// or opAbandon) inside the writer, and releases the segments.
+func (l *Log) shutdown(kind opKind) error {
 	l.bgMu.Lock()
 	if !l.closing.CompareAndSwap(false, true) {
 		l.bgMu.Unlock()
@@ -51,7 +62,7 @@ func (l *Log) Close() error {
 	close(l.stop)
 	l.bgMu.Unlock()
 	l.bg.Wait()
-	r := &request{kind: opClose}
+	r := &request{kind: kind}
 	l.submit(r)
 	l.mu.Lock()
 	l.closed = true
@@ -60,33 +71,6 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	// Readers still in flight hold their own references; the files close
 	// when the last of them is done.
-	for _, s := range segs {
-		s.release()
-	}
-	return r.err
-}
-
-// Abandon closes the log the way a crash leaves it, for fault tests: no
-// sync, no index flush, no clean-shutdown marker. Whatever the file system
-// kept stays; the next Open recovers as after a crash (on a real file
-// system unsynced writes survive in the page cache, as after kill -9).
-// Calls after Abandon return ErrClosed.
-func (l *Log) Abandon() error {
-	l.bgMu.Lock()
-	if !l.closing.CompareAndSwap(false, true) {
-		l.bgMu.Unlock()
-		return ErrClosed
-	}
-	close(l.stop)
-	l.bgMu.Unlock()
-	l.bg.Wait()
-	r := &request{kind: opAbandon}
-	l.submit(r)
-	l.mu.Lock()
-	l.closed = true
-	segs := l.segments
-	l.notifyLocked()
-	l.mu.Unlock()
 	for _, s := range segs {
 		s.release()
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -80,12 +79,7 @@ func runBenchBroker(args []string, stdout, stderr io.Writer) int {
 		return failf(stderr, exitFailure, "bench broker: %v", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return failf(stderr, exitFailure, "bench broker: %v", err)
-		}
-		return exitOK
+		return printJSON(stdout, rep)
 	}
 	printBrokerReport(stdout, rep)
 	return exitOK

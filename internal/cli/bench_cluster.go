@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -84,12 +83,7 @@ func runBenchCluster(args []string, stdout, stderr io.Writer) int {
 		return failf(stderr, exitFailure, "bench cluster: %v", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return failf(stderr, exitFailure, "bench cluster: %v", err)
-		}
-		return exitOK
+		return printJSON(stdout, rep)
 	}
 	printClusterReport(stdout, rep)
 	return exitOK

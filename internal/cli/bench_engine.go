@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -71,12 +70,7 @@ func runBenchEngine(args []string, stdout, stderr io.Writer) int {
 		return failf(stderr, exitFailure, "bench engine: %v", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return failf(stderr, exitFailure, "bench engine: %v", err)
-		}
-		return exitOK
+		return printJSON(stdout, rep)
 	}
 	printEngineReport(stdout, rep)
 	return exitOK

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-mq/sluice/broker/brokerpb"
 	"github.com/sluice-mq/sluice/broker/brokertest"
 	"github.com/sluice-mq/sluice/broker/client"
 	"github.com/sluice-mq/sluice/broker/coord"
@@ -107,7 +106,7 @@ func TestReplicatedKillLeader(t *testing.T) {
 		}
 	}
 	waitCount(200)
-	leader := partitionLeader(t, ctx, cl, "kill")
+	leader := brokertest.Leader(t, ctx, cl, "kill", 0)
 	victim := servers[leader-1]
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -126,14 +125,14 @@ func TestReplicatedKillLeader(t *testing.T) {
 	waitCount(before + 200)
 	// The killed broker restarts on its data and rejoins.
 	start(int(leader - 1))
-	waitISR(t, ctx, cl, "kill", 3)
+	brokertest.WaitISR(t, ctx, cl, "kill", 0, 3)
 	waitCount(count() + 50)
 	close(stop)
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
 	// Let every follower fetch the last records, then stop cleanly.
-	waitISR(t, ctx, cl, "kill", 3)
+	brokertest.WaitISR(t, ctx, cl, "kill", 0, 3)
 	for _, s := range servers {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		<-s.done
@@ -149,33 +148,4 @@ func TestReplicatedKillLeader(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged records on all three replicas", len(acked))
-}
-
-func partitionLeader(t *testing.T, ctx context.Context, cl *client.Client, topic string) int32 {
-	t.Helper()
-	for ctx.Err() == nil {
-		md, err := cl.Metadata(ctx, topic)
-		if err == nil && len(md.Topics) == 1 && md.Topics[0].Partitions[0].Leader > 0 {
-			return md.Topics[0].Partitions[0].Leader
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-	t.Fatal("no leader")
-	return 0
-}
-
-func waitISR(t *testing.T, ctx context.Context, cl *client.Client, topic string, n int) {
-	t.Helper()
-	var last *brokerpb.PartitionInfo
-	for ctx.Err() == nil {
-		md, err := cl.Metadata(ctx, topic)
-		if err == nil && len(md.Topics) == 1 {
-			last = md.Topics[0].Partitions[0]
-			if len(last.Isr) == n && last.Leader > 0 {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-	t.Fatalf("ISR never reached %d: %v", n, last)
 }
