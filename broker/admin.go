@@ -46,6 +46,7 @@ func topicInfo(snap *coord.Snapshot, t coord.Topic) *brokerpb.TopicInfo {
 		ti.Partitions = append(ti.Partitions, &brokerpb.PartitionInfo{
 			Partition: ps.Partition, Leader: ps.Leader, LeaderEpoch: ps.LeaderEpoch,
 			Replicas: slices.Clone(ps.Replicas), Isr: slices.Clone(ps.ISR), Elr: slices.Clone(ps.ELR),
+			TargetReplicas: slices.Clone(ps.TargetReplicas),
 		})
 	}
 	return ti

@@ -46,6 +46,7 @@ func (b *Broker) controllerLoop() {
 		pending := false
 		if l := b.controller(); l != nil {
 			pending = b.electLeaders(l)
+			pending = b.advanceReassignments(l) || pending
 			if b.cfg.LeaderRebalanceInterval > 0 && !time.Now().Before(nextRebalance) {
 				b.rebalanceLeaders(l)
 				nextRebalance = time.Now().Add(b.cfg.LeaderRebalanceInterval)
@@ -320,7 +321,7 @@ func (b *Broker) rebalanceLeaders(l coord.Leadership) {
 			continue
 		}
 		for _, ps := range parts {
-			if ps.Revision == 0 || len(ps.Replicas) == 0 || needsLeader(snap, ps) != "" {
+			if ps.Revision == 0 || len(ps.Replicas) == 0 || ps.TargetReplicas != nil || needsLeader(snap, ps) != "" {
 				continue
 			}
 			pref := ps.Replicas[0]

@@ -109,6 +109,7 @@ var grpcCodes = map[brokerpb.ErrorCode]codes.Code{
 	brokerpb.ErrorCode_UNKNOWN:                          codes.Internal,
 	brokerpb.ErrorCode_STALE_MEMBER_EPOCH:               codes.FailedPrecondition,
 	brokerpb.ErrorCode_GROUP_MAX_SIZE_REACHED:           codes.ResourceExhausted,
+	brokerpb.ErrorCode_NO_REASSIGNMENT_IN_PROGRESS:      codes.FailedPrecondition,
 }
 
 // GRPCCode returns the gRPC code for a protocol code.

@@ -22,6 +22,9 @@ type metrics struct {
 	partitions prometheus.Gauge
 	isrChanges prometheus.Counter
 	elections  *prometheus.CounterVec
+	// reassignSteps counts the controller's reassignment writes by step
+	// (add, switch, remove, remove-leader, reorder).
+	reassignSteps *prometheus.CounterVec
 }
 
 func newMetrics(b *Broker) *metrics {
@@ -38,7 +41,8 @@ func newMetrics(b *Broker) *metrics {
 	m.partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_partitions", Help: "Partition replicas hosted by this broker."})
 	m.isrChanges = prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_isr_changes_total", Help: "ISR changes this broker wrote as a partition leader."})
 	m.elections = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_leader_elections_total", Help: "Leader elections this broker made as the controller, by reason."}, []string{"reason"})
-	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.partitions, m.isrChanges, m.elections,
+	m.reassignSteps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_reassignment_steps_total", Help: "Partition reassignment steps this broker wrote as the controller, by step."}, []string{"step"})
+	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.partitions, m.isrChanges, m.elections, m.reassignSteps,
 		&partitionCollector{b: b},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

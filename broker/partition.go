@@ -106,6 +106,9 @@ type partition struct {
 	proposing      bool
 	hwCheckpointed int64
 	hwCheckpointAt time.Time
+	// markedEpoch is the last epoch this replica wrote its leader-change
+	// marker in (leader_marker.go).
+	markedEpoch int32
 
 	// metaRev and metaSession are the partition key revision and the
 	// broker registration last applied (reconcile's bookkeeping).
@@ -149,7 +152,8 @@ const (
 
 func newPartition(b *Broker, topic string, id int32, topicID, dir string, log *engine.Log, producers *producerTable, settings topicSettings) (*partition, error) {
 	p := &partition{
-		b: b, topic: topic, id: id, topicID: topicID, dir: dir, self: b.cfg.ID, log: log, producers: producers,
+		markedEpoch: -1,
+		b:           b, topic: topic, id: id, topicID: topicID, dir: dir, self: b.cfg.ID, log: log, producers: producers,
 		view:    logView{log: log},
 		logger:  b.logger.With("topic", topic, "partition", id),
 		state:   &replicaState{role: roleNone, leader: -1, leaderEpoch: -1, settings: settings, changed: make(chan struct{})},
@@ -294,6 +298,8 @@ func (p *partition) handleReady() {
 		}
 		// (4) Publish.
 		p.publishReady(rd)
+		// (5) A new quorum leader writes its epoch's first record.
+		p.markLeadership(rd)
 		p.view.refresh()
 		p.node.Advance(rd)
 	}

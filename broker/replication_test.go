@@ -149,27 +149,32 @@ func dial(t *testing.T, addrs []string) *client.Client {
 	return cl
 }
 
-// waitReplicasEqual waits until every running replica reports the same log
-// end offset and high watermark.
-func waitReplicasEqual(t *testing.T, ctx context.Context, c *brokertest.Cluster, topic string, part int32) {
+// waitReplicasEqual waits until every running replica (of the brokers
+// named, or all) reports the same log end offset and high watermark.
+func waitReplicasEqual(t *testing.T, ctx context.Context, c *brokertest.Cluster, topic string, part int32, ids ...int32) {
 	t.Helper()
+	if len(ids) == 0 {
+		for i := range c.Len() {
+			ids = append(ids, int32(i+1))
+		}
+	}
 	var ends []string
 	for ctx.Err() == nil {
 		ends = ends[:0]
-		for i := range c.Len() {
-			b := c.Broker(i)
+		for _, id := range ids {
+			b := c.Broker(c.Index(id))
 			if b == nil {
 				continue
 			}
 			resp, err := brokerClient(t, b.Addr()).DescribeReplicas(ctx, &brokerpb.DescribeReplicasRequest{Partitions: []*brokerpb.ReplicaRef{{Topic: topic, Partition: part}}})
 			if err != nil || len(resp.Replicas) != 1 {
-				ends = append(ends, fmt.Sprintf("broker %d: %v", i+1, err))
+				ends = append(ends, fmt.Sprintf("broker %d: %v", id, err))
 				continue
 			}
 			r := resp.Replicas[0]
 			ends = append(ends, fmt.Sprintf("end=%d hw=%d", r.LogEndOffset, r.HighWatermark))
 		}
-		if len(ends) == c.Len() && allSame(ends) {
+		if len(ends) == len(ids) && allSame(ends) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval

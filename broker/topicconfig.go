@@ -14,17 +14,17 @@ import (
 // Topic configuration keys. Names follow Kafka's where Kafka has the same
 // setting, so a Kafka user's muscle memory works.
 const (
-	CfgRetentionMs          = "retention.ms"
-	CfgRetentionBytes       = "retention.bytes"
-	CfgSegmentBytes         = "segment.bytes"
-	CfgSegmentMs            = "segment.ms"
-	CfgSyncPolicy           = "sync.policy" // always | never | interval=<d> | bytes=<n>
-	CfgMaxMessageBytes      = "max.message.bytes"
-	CfgMinInsyncReplicas    = "min.insync.replicas"
-	CfgIndexIntervalBytes   = "index.interval.bytes"
-	CfgPreallocate          = "preallocate" // none | fallocate | zerofill
-	CfgReplicationMode      = "replication.mode"
-	CfgUncleanLeaderElction = "unclean.leader.election.enable"
+	CfgRetentionMs           = "retention.ms"
+	CfgRetentionBytes        = "retention.bytes"
+	CfgSegmentBytes          = "segment.bytes"
+	CfgSegmentMs             = "segment.ms"
+	CfgSyncPolicy            = "sync.policy" // always | never | interval=<d> | bytes=<n>
+	CfgMaxMessageBytes       = "max.message.bytes"
+	CfgMinInsyncReplicas     = "min.insync.replicas"
+	CfgIndexIntervalBytes    = "index.interval.bytes"
+	CfgPreallocate           = "preallocate" // none | fallocate | zerofill
+	CfgReplicationMode       = "replication.mode"
+	CfgUncleanLeaderElection = "unclean.leader.election.enable"
 )
 
 // Limits on topics and requests.
@@ -52,17 +52,17 @@ type configSpec struct {
 }
 
 var topicConfigSpecs = map[string]configSpec{
-	CfgRetentionMs:          {strconv.FormatInt(defaultRetentionMs, 10), intRange(-1, 1<<62), "delete sealed segments whose newest record is older (ms); -1 keeps forever"},
-	CfgRetentionBytes:       {"-1", intRange(-1, 1<<62), "delete the oldest sealed segments while the partition is larger; -1 no limit"},
-	CfgSegmentBytes:         {strconv.Itoa(MaxSegmentBytes), intRange(MinSegmentBytes, MaxSegmentBytes), "roll the active segment at this size"},
-	CfgSegmentMs:            {strconv.FormatInt(defaultSegmentMs, 10), intRange(1000, 1<<62), "roll the active segment at this age (ms)"},
-	CfgSyncPolicy:           {"never", checkSync, "fsync policy: always, never, interval=<duration>, bytes=<n>"},
-	CfgMaxMessageBytes:      {strconv.Itoa(DefaultMaxMessageBytes), intRange(MinMaxMessageBytes, MaxMaxMessageBytes), "largest record batch accepted"},
-	CfgMinInsyncReplicas:    {"1", intRange(1, MaxReplicationFactor), "acks=all needs at least this many in-sync replicas"},
-	CfgIndexIntervalBytes:   {strconv.Itoa(defaultIndexInterval), intRange(1, 1<<20), "bytes between sparse index entries"},
-	CfgPreallocate:          {"auto", checkPrealloc, "active segment preallocation: auto (zerofill under sync.policy=always, else none), none, fallocate, zerofill"},
-	CfgReplicationMode:      {"isr", oneOf("isr", "quorum"), "acks=all commit rule: isr (every in-sync replica) or quorum (a majority)"},
-	CfgUncleanLeaderElction: {"false", oneOf("true", "false"), "allow a replica outside the ISR to become leader (loses data)"},
+	CfgRetentionMs:           {strconv.FormatInt(defaultRetentionMs, 10), intRange(-1, 1<<62), "delete sealed segments whose newest record is older (ms); -1 keeps forever"},
+	CfgRetentionBytes:        {"-1", intRange(-1, 1<<62), "delete the oldest sealed segments while the partition is larger; -1 no limit"},
+	CfgSegmentBytes:          {strconv.Itoa(MaxSegmentBytes), intRange(MinSegmentBytes, MaxSegmentBytes), "roll the active segment at this size"},
+	CfgSegmentMs:             {strconv.FormatInt(defaultSegmentMs, 10), intRange(1000, 1<<62), "roll the active segment at this age (ms)"},
+	CfgSyncPolicy:            {"never", checkSync, "fsync policy: always, never, interval=<duration>, bytes=<n>"},
+	CfgMaxMessageBytes:       {strconv.Itoa(DefaultMaxMessageBytes), intRange(MinMaxMessageBytes, MaxMaxMessageBytes), "largest record batch accepted"},
+	CfgMinInsyncReplicas:     {"1", intRange(1, MaxReplicationFactor), "acks=all needs at least this many in-sync replicas"},
+	CfgIndexIntervalBytes:    {strconv.Itoa(defaultIndexInterval), intRange(1, 1<<20), "bytes between sparse index entries"},
+	CfgPreallocate:           {"auto", checkPrealloc, "active segment preallocation: auto (zerofill under sync.policy=always, else none), none, fallocate, zerofill"},
+	CfgReplicationMode:       {"isr", oneOf("isr", "quorum"), "acks=all commit rule: isr (every in-sync replica) or quorum (a majority)"},
+	CfgUncleanLeaderElection: {"false", oneOf("true", "false"), "allow a replica outside the ISR to become leader (loses data)"},
 }
 
 // TopicConfigKeys lists the valid keys, sorted.
@@ -177,7 +177,7 @@ func parseSettings(eff map[string]string) topicSettings {
 		minISR:          int(i(CfgMinInsyncReplicas)),
 		indexInterval:   int(i(CfgIndexIntervalBytes)),
 		quorum:          eff[CfgReplicationMode] == "quorum",
-		unclean:         eff[CfgUncleanLeaderElction] == "true",
+		unclean:         eff[CfgUncleanLeaderElection] == "true",
 	}
 	if ms := i(CfgRetentionMs); ms < 0 {
 		s.retention = -1

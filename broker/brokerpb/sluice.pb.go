@@ -74,6 +74,8 @@ const (
 	// still owned (retryable).
 	ErrorCode_STALE_MEMBER_EPOCH     ErrorCode = 34
 	ErrorCode_GROUP_MAX_SIZE_REACHED ErrorCode = 35
+	// A reassignment cancel for a partition that is not being reassigned.
+	ErrorCode_NO_REASSIGNMENT_IN_PROGRESS ErrorCode = 36
 )
 
 // Enum value maps for ErrorCode.
@@ -115,6 +117,7 @@ var (
 		33: "OFFSET_NOT_AVAILABLE",
 		34: "STALE_MEMBER_EPOCH",
 		35: "GROUP_MAX_SIZE_REACHED",
+		36: "NO_REASSIGNMENT_IN_PROGRESS",
 	}
 	ErrorCode_value = map[string]int32{
 		"NONE":                             0,
@@ -153,6 +156,7 @@ var (
 		"OFFSET_NOT_AVAILABLE":             33,
 		"STALE_MEMBER_EPOCH":               34,
 		"GROUP_MAX_SIZE_REACHED":           35,
+		"NO_REASSIGNMENT_IN_PROGRESS":      36,
 	}
 )
 
@@ -824,15 +828,18 @@ func (x *BrokerInfo) GetAdminAddr() string {
 }
 
 type PartitionInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
-	Leader        int32                  `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"` // -1: none
-	LeaderEpoch   int32                  `protobuf:"varint,3,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
-	Replicas      []int32                `protobuf:"varint,4,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
-	Isr           []int32                `protobuf:"varint,5,rep,packed,name=isr,proto3" json:"isr,omitempty"`
-	Elr           []int32                `protobuf:"varint,6,rep,packed,name=elr,proto3" json:"elr,omitempty"` // eligible leader replicas
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Partition   int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Leader      int32                  `protobuf:"varint,2,opt,name=leader,proto3" json:"leader,omitempty"` // -1: none
+	LeaderEpoch int32                  `protobuf:"varint,3,opt,name=leader_epoch,json=leaderEpoch,proto3" json:"leader_epoch,omitempty"`
+	Replicas    []int32                `protobuf:"varint,4,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	Isr         []int32                `protobuf:"varint,5,rep,packed,name=isr,proto3" json:"isr,omitempty"`
+	Elr         []int32                `protobuf:"varint,6,rep,packed,name=elr,proto3" json:"elr,omitempty"` // eligible leader replicas
+	// target_replicas: a reassignment is moving the replicas there (empty:
+	// none in progress). replicas then holds the old and new ones together.
+	TargetReplicas []int32 `protobuf:"varint,7,rep,packed,name=target_replicas,json=targetReplicas,proto3" json:"target_replicas,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PartitionInfo) Reset() {
@@ -903,6 +910,13 @@ func (x *PartitionInfo) GetIsr() []int32 {
 func (x *PartitionInfo) GetElr() []int32 {
 	if x != nil {
 		return x.Elr
+	}
+	return nil
+}
+
+func (x *PartitionInfo) GetTargetReplicas() []int32 {
+	if x != nil {
+		return x.TargetReplicas
 	}
 	return nil
 }
@@ -3469,6 +3483,166 @@ func (x *DescribeReplicasResponse) GetReplicas() []*ReplicaStatus {
 	return nil
 }
 
+type PartitionReassignment struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// replicas: the brokers that should hold the partition, the first the
+	// preferred leader. As many as the topic's replication factor.
+	Replicas []int32 `protobuf:"varint,2,rep,packed,name=replicas,proto3" json:"replicas,omitempty"`
+	// cancel: stop a reassignment in progress and go back to the replicas it
+	// started from (replicas must be empty).
+	Cancel        bool `protobuf:"varint,3,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionReassignment) Reset() {
+	*x = PartitionReassignment{}
+	mi := &file_sluice_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionReassignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionReassignment) ProtoMessage() {}
+
+func (x *PartitionReassignment) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionReassignment.ProtoReflect.Descriptor instead.
+func (*PartitionReassignment) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *PartitionReassignment) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PartitionReassignment) GetReplicas() []int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return nil
+}
+
+func (x *PartitionReassignment) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+type ReassignPartitionsRequest struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Topic         string                   `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Partitions    []*PartitionReassignment `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReassignPartitionsRequest) Reset() {
+	*x = ReassignPartitionsRequest{}
+	mi := &file_sluice_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReassignPartitionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReassignPartitionsRequest) ProtoMessage() {}
+
+func (x *ReassignPartitionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReassignPartitionsRequest.ProtoReflect.Descriptor instead.
+func (*ReassignPartitionsRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ReassignPartitionsRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ReassignPartitionsRequest) GetPartitions() []*PartitionReassignment {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+type ReassignPartitionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         *TopicInfo             `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"` // as recorded, with target_replicas set
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReassignPartitionsResponse) Reset() {
+	*x = ReassignPartitionsResponse{}
+	mi := &file_sluice_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReassignPartitionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReassignPartitionsResponse) ProtoMessage() {}
+
+func (x *ReassignPartitionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReassignPartitionsResponse.ProtoReflect.Descriptor instead.
+func (*ReassignPartitionsResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ReassignPartitionsResponse) GetTopic() *TopicInfo {
+	if x != nil {
+		return x.Topic
+	}
+	return nil
+}
+
 var File_sluice_proto protoreflect.FileDescriptor
 
 const file_sluice_proto_rawDesc = "" +
@@ -3521,14 +3695,15 @@ const file_sluice_proto_rawDesc = "" +
 	"\tdata_addr\x18\x03 \x01(\tR\bdataAddr\x12\x12\n" +
 	"\x04rack\x18\x04 \x01(\tR\x04rack\x12\x1d\n" +
 	"\n" +
-	"admin_addr\x18\x05 \x01(\tR\tadminAddr\"\xa8\x01\n" +
+	"admin_addr\x18\x05 \x01(\tR\tadminAddr\"\xd1\x01\n" +
 	"\rPartitionInfo\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\x05R\x06leader\x12!\n" +
 	"\fleader_epoch\x18\x03 \x01(\x05R\vleaderEpoch\x12\x1a\n" +
 	"\breplicas\x18\x04 \x03(\x05R\breplicas\x12\x10\n" +
 	"\x03isr\x18\x05 \x03(\x05R\x03isr\x12\x10\n" +
-	"\x03elr\x18\x06 \x03(\x05R\x03elr\"\x91\x02\n" +
+	"\x03elr\x18\x06 \x03(\x05R\x03elr\x12'\n" +
+	"\x0ftarget_replicas\x18\a \x03(\x05R\x0etargetReplicas\"\x91\x02\n" +
 	"\tTopicInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x128\n" +
 	"\n" +
@@ -3738,7 +3913,18 @@ const file_sluice_proto_rawDesc = "" +
 	"\x12truncated_below_hw\x18\r \x01(\x05R\x10truncatedBelowHw\"h\n" +
 	"\x18DescribeReplicasResponse\x12\x16\n" +
 	"\x06broker\x18\x01 \x01(\x05R\x06broker\x124\n" +
-	"\breplicas\x18\x02 \x03(\v2\x18.sluice.v1.ReplicaStatusR\breplicas*\xcd\x06\n" +
+	"\breplicas\x18\x02 \x03(\v2\x18.sluice.v1.ReplicaStatusR\breplicas\"i\n" +
+	"\x15PartitionReassignment\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1a\n" +
+	"\breplicas\x18\x02 \x03(\x05R\breplicas\x12\x16\n" +
+	"\x06cancel\x18\x03 \x01(\bR\x06cancel\"s\n" +
+	"\x19ReassignPartitionsRequest\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12@\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2 .sluice.v1.PartitionReassignmentR\n" +
+	"partitions\"H\n" +
+	"\x1aReassignPartitionsResponse\x12*\n" +
+	"\x05topic\x18\x01 \x01(\v2\x14.sluice.v1.TopicInfoR\x05topic*\xee\x06\n" +
 	"\tErrorCode\x12\b\n" +
 	"\x04NONE\x10\x00\x12\x1e\n" +
 	"\x1aUNKNOWN_TOPIC_OR_PARTITION\x10\x01\x12\x0e\n" +
@@ -3777,7 +3963,8 @@ const file_sluice_proto_rawDesc = "" +
 	"\aUNKNOWN\x10 \x12\x18\n" +
 	"\x14OFFSET_NOT_AVAILABLE\x10!\x12\x16\n" +
 	"\x12STALE_MEMBER_EPOCH\x10\"\x12\x1a\n" +
-	"\x16GROUP_MAX_SIZE_REACHED\x10#*J\n" +
+	"\x16GROUP_MAX_SIZE_REACHED\x10#\x12\x1f\n" +
+	"\x1bNO_REASSIGNMENT_IN_PROGRESS\x10$*J\n" +
 	"\x04Acks\x12\x14\n" +
 	"\x10ACKS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tACKS_NONE\x10\x01\x12\x0f\n" +
@@ -3789,7 +3976,7 @@ const file_sluice_proto_rawDesc = "" +
 	"\bEARLIEST\x10\x01\x12\n" +
 	"\n" +
 	"\x06LATEST\x10\x02\x12\r\n" +
-	"\tTIMESTAMP\x10\x032\xea\v\n" +
+	"\tTIMESTAMP\x10\x032\xcd\f\n" +
 	"\x06Sluice\x12@\n" +
 	"\aProduce\x12\x19.sluice.v1.ProduceRequest\x1a\x1a.sluice.v1.ProduceResponse\x12:\n" +
 	"\x05Fetch\x12\x17.sluice.v1.FetchRequest\x1a\x18.sluice.v1.FetchResponse\x12C\n" +
@@ -3811,7 +3998,8 @@ const file_sluice_proto_rawDesc = "" +
 	"\fResetOffsets\x12\x1e.sluice.v1.ResetOffsetsRequest\x1a\x1f.sluice.v1.ResetOffsetsResponse\x12L\n" +
 	"\vDeleteGroup\x12\x1d.sluice.v1.DeleteGroupRequest\x1a\x1e.sluice.v1.DeleteGroupResponse\x12U\n" +
 	"\x0eInitProducerId\x12 .sluice.v1.InitProducerIdRequest\x1a!.sluice.v1.InitProducerIdResponse\x12[\n" +
-	"\x10DescribeReplicas\x12\".sluice.v1.DescribeReplicasRequest\x1a#.sluice.v1.DescribeReplicasResponseB-Z+github.com/sluice-mq/sluice/broker/brokerpbb\x06proto3"
+	"\x10DescribeReplicas\x12\".sluice.v1.DescribeReplicasRequest\x1a#.sluice.v1.DescribeReplicasResponse\x12a\n" +
+	"\x12ReassignPartitions\x12$.sluice.v1.ReassignPartitionsRequest\x1a%.sluice.v1.ReassignPartitionsResponseB-Z+github.com/sluice-mq/sluice/broker/brokerpbb\x06proto3"
 
 var (
 	file_sluice_proto_rawDescOnce sync.Once
@@ -3826,81 +4014,84 @@ func file_sluice_proto_rawDescGZIP() []byte {
 }
 
 var file_sluice_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sluice_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_sluice_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_sluice_proto_goTypes = []any{
-	(ErrorCode)(0),                   // 0: sluice.v1.ErrorCode
-	(Acks)(0),                        // 1: sluice.v1.Acks
-	(OffsetSpec)(0),                  // 2: sluice.v1.OffsetSpec
-	(*ProduceRequest)(nil),           // 3: sluice.v1.ProduceRequest
-	(*DurabilityReceipt)(nil),        // 4: sluice.v1.DurabilityReceipt
-	(*ProduceResponse)(nil),          // 5: sluice.v1.ProduceResponse
-	(*FetchRequest)(nil),             // 6: sluice.v1.FetchRequest
-	(*FetchResponse)(nil),            // 7: sluice.v1.FetchResponse
-	(*MetadataRequest)(nil),          // 8: sluice.v1.MetadataRequest
-	(*BrokerInfo)(nil),               // 9: sluice.v1.BrokerInfo
-	(*PartitionInfo)(nil),            // 10: sluice.v1.PartitionInfo
-	(*TopicInfo)(nil),                // 11: sluice.v1.TopicInfo
-	(*MetadataResponse)(nil),         // 12: sluice.v1.MetadataResponse
-	(*CreateTopicRequest)(nil),       // 13: sluice.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),      // 14: sluice.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),       // 15: sluice.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),      // 16: sluice.v1.DeleteTopicResponse
-	(*DescribeTopicRequest)(nil),     // 17: sluice.v1.DescribeTopicRequest
-	(*PartitionOffsets)(nil),         // 18: sluice.v1.PartitionOffsets
-	(*DescribeTopicResponse)(nil),    // 19: sluice.v1.DescribeTopicResponse
-	(*ListTopicsRequest)(nil),        // 20: sluice.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),       // 21: sluice.v1.ListTopicsResponse
-	(*AlterConfigRequest)(nil),       // 22: sluice.v1.AlterConfigRequest
-	(*AlterConfigResponse)(nil),      // 23: sluice.v1.AlterConfigResponse
-	(*ListOffsetsRequest)(nil),       // 24: sluice.v1.ListOffsetsRequest
-	(*ListOffsetsResponse)(nil),      // 25: sluice.v1.ListOffsetsResponse
-	(*TopicPartition)(nil),           // 26: sluice.v1.TopicPartition
-	(*FindCoordinatorRequest)(nil),   // 27: sluice.v1.FindCoordinatorRequest
-	(*FindCoordinatorResponse)(nil),  // 28: sluice.v1.FindCoordinatorResponse
-	(*GroupHeartbeatRequest)(nil),    // 29: sluice.v1.GroupHeartbeatRequest
-	(*GroupHeartbeatResponse)(nil),   // 30: sluice.v1.GroupHeartbeatResponse
-	(*OffsetCommit)(nil),             // 31: sluice.v1.OffsetCommit
-	(*CommitOffsetsRequest)(nil),     // 32: sluice.v1.CommitOffsetsRequest
-	(*CommitOffsetsResponse)(nil),    // 33: sluice.v1.CommitOffsetsResponse
-	(*FetchOffsetsRequest)(nil),      // 34: sluice.v1.FetchOffsetsRequest
-	(*CommittedOffset)(nil),          // 35: sluice.v1.CommittedOffset
-	(*FetchOffsetsResponse)(nil),     // 36: sluice.v1.FetchOffsetsResponse
-	(*GroupMember)(nil),              // 37: sluice.v1.GroupMember
-	(*PartitionLag)(nil),             // 38: sluice.v1.PartitionLag
-	(*DescribeGroupResponse)(nil),    // 39: sluice.v1.DescribeGroupResponse
-	(*DescribeGroupRequest)(nil),     // 40: sluice.v1.DescribeGroupRequest
-	(*ListGroupsRequest)(nil),        // 41: sluice.v1.ListGroupsRequest
-	(*GroupSummary)(nil),             // 42: sluice.v1.GroupSummary
-	(*ListGroupsResponse)(nil),       // 43: sluice.v1.ListGroupsResponse
-	(*ResetOffsetsRequest)(nil),      // 44: sluice.v1.ResetOffsetsRequest
-	(*ResetOffsetsResponse)(nil),     // 45: sluice.v1.ResetOffsetsResponse
-	(*DeleteGroupRequest)(nil),       // 46: sluice.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),      // 47: sluice.v1.DeleteGroupResponse
-	(*InitProducerIdRequest)(nil),    // 48: sluice.v1.InitProducerIdRequest
-	(*InitProducerIdResponse)(nil),   // 49: sluice.v1.InitProducerIdResponse
-	(*ReplicaRef)(nil),               // 50: sluice.v1.ReplicaRef
-	(*DescribeReplicasRequest)(nil),  // 51: sluice.v1.DescribeReplicasRequest
-	(*ReplicaStatus)(nil),            // 52: sluice.v1.ReplicaStatus
-	(*DescribeReplicasResponse)(nil), // 53: sluice.v1.DescribeReplicasResponse
-	nil,                              // 54: sluice.v1.TopicInfo.ConfigsEntry
-	nil,                              // 55: sluice.v1.CreateTopicRequest.ConfigsEntry
-	nil,                              // 56: sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
-	nil,                              // 57: sluice.v1.AlterConfigRequest.SetEntry
+	(ErrorCode)(0),                     // 0: sluice.v1.ErrorCode
+	(Acks)(0),                          // 1: sluice.v1.Acks
+	(OffsetSpec)(0),                    // 2: sluice.v1.OffsetSpec
+	(*ProduceRequest)(nil),             // 3: sluice.v1.ProduceRequest
+	(*DurabilityReceipt)(nil),          // 4: sluice.v1.DurabilityReceipt
+	(*ProduceResponse)(nil),            // 5: sluice.v1.ProduceResponse
+	(*FetchRequest)(nil),               // 6: sluice.v1.FetchRequest
+	(*FetchResponse)(nil),              // 7: sluice.v1.FetchResponse
+	(*MetadataRequest)(nil),            // 8: sluice.v1.MetadataRequest
+	(*BrokerInfo)(nil),                 // 9: sluice.v1.BrokerInfo
+	(*PartitionInfo)(nil),              // 10: sluice.v1.PartitionInfo
+	(*TopicInfo)(nil),                  // 11: sluice.v1.TopicInfo
+	(*MetadataResponse)(nil),           // 12: sluice.v1.MetadataResponse
+	(*CreateTopicRequest)(nil),         // 13: sluice.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),        // 14: sluice.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),         // 15: sluice.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),        // 16: sluice.v1.DeleteTopicResponse
+	(*DescribeTopicRequest)(nil),       // 17: sluice.v1.DescribeTopicRequest
+	(*PartitionOffsets)(nil),           // 18: sluice.v1.PartitionOffsets
+	(*DescribeTopicResponse)(nil),      // 19: sluice.v1.DescribeTopicResponse
+	(*ListTopicsRequest)(nil),          // 20: sluice.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),         // 21: sluice.v1.ListTopicsResponse
+	(*AlterConfigRequest)(nil),         // 22: sluice.v1.AlterConfigRequest
+	(*AlterConfigResponse)(nil),        // 23: sluice.v1.AlterConfigResponse
+	(*ListOffsetsRequest)(nil),         // 24: sluice.v1.ListOffsetsRequest
+	(*ListOffsetsResponse)(nil),        // 25: sluice.v1.ListOffsetsResponse
+	(*TopicPartition)(nil),             // 26: sluice.v1.TopicPartition
+	(*FindCoordinatorRequest)(nil),     // 27: sluice.v1.FindCoordinatorRequest
+	(*FindCoordinatorResponse)(nil),    // 28: sluice.v1.FindCoordinatorResponse
+	(*GroupHeartbeatRequest)(nil),      // 29: sluice.v1.GroupHeartbeatRequest
+	(*GroupHeartbeatResponse)(nil),     // 30: sluice.v1.GroupHeartbeatResponse
+	(*OffsetCommit)(nil),               // 31: sluice.v1.OffsetCommit
+	(*CommitOffsetsRequest)(nil),       // 32: sluice.v1.CommitOffsetsRequest
+	(*CommitOffsetsResponse)(nil),      // 33: sluice.v1.CommitOffsetsResponse
+	(*FetchOffsetsRequest)(nil),        // 34: sluice.v1.FetchOffsetsRequest
+	(*CommittedOffset)(nil),            // 35: sluice.v1.CommittedOffset
+	(*FetchOffsetsResponse)(nil),       // 36: sluice.v1.FetchOffsetsResponse
+	(*GroupMember)(nil),                // 37: sluice.v1.GroupMember
+	(*PartitionLag)(nil),               // 38: sluice.v1.PartitionLag
+	(*DescribeGroupResponse)(nil),      // 39: sluice.v1.DescribeGroupResponse
+	(*DescribeGroupRequest)(nil),       // 40: sluice.v1.DescribeGroupRequest
+	(*ListGroupsRequest)(nil),          // 41: sluice.v1.ListGroupsRequest
+	(*GroupSummary)(nil),               // 42: sluice.v1.GroupSummary
+	(*ListGroupsResponse)(nil),         // 43: sluice.v1.ListGroupsResponse
+	(*ResetOffsetsRequest)(nil),        // 44: sluice.v1.ResetOffsetsRequest
+	(*ResetOffsetsResponse)(nil),       // 45: sluice.v1.ResetOffsetsResponse
+	(*DeleteGroupRequest)(nil),         // 46: sluice.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),        // 47: sluice.v1.DeleteGroupResponse
+	(*InitProducerIdRequest)(nil),      // 48: sluice.v1.InitProducerIdRequest
+	(*InitProducerIdResponse)(nil),     // 49: sluice.v1.InitProducerIdResponse
+	(*ReplicaRef)(nil),                 // 50: sluice.v1.ReplicaRef
+	(*DescribeReplicasRequest)(nil),    // 51: sluice.v1.DescribeReplicasRequest
+	(*ReplicaStatus)(nil),              // 52: sluice.v1.ReplicaStatus
+	(*DescribeReplicasResponse)(nil),   // 53: sluice.v1.DescribeReplicasResponse
+	(*PartitionReassignment)(nil),      // 54: sluice.v1.PartitionReassignment
+	(*ReassignPartitionsRequest)(nil),  // 55: sluice.v1.ReassignPartitionsRequest
+	(*ReassignPartitionsResponse)(nil), // 56: sluice.v1.ReassignPartitionsResponse
+	nil,                                // 57: sluice.v1.TopicInfo.ConfigsEntry
+	nil,                                // 58: sluice.v1.CreateTopicRequest.ConfigsEntry
+	nil,                                // 59: sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
+	nil,                                // 60: sluice.v1.AlterConfigRequest.SetEntry
 }
 var file_sluice_proto_depIdxs = []int32{
 	1,  // 0: sluice.v1.ProduceRequest.acks:type_name -> sluice.v1.Acks
 	4,  // 1: sluice.v1.ProduceResponse.receipt:type_name -> sluice.v1.DurabilityReceipt
 	10, // 2: sluice.v1.TopicInfo.partitions:type_name -> sluice.v1.PartitionInfo
-	54, // 3: sluice.v1.TopicInfo.configs:type_name -> sluice.v1.TopicInfo.ConfigsEntry
+	57, // 3: sluice.v1.TopicInfo.configs:type_name -> sluice.v1.TopicInfo.ConfigsEntry
 	9,  // 4: sluice.v1.MetadataResponse.brokers:type_name -> sluice.v1.BrokerInfo
 	11, // 5: sluice.v1.MetadataResponse.topics:type_name -> sluice.v1.TopicInfo
-	55, // 6: sluice.v1.CreateTopicRequest.configs:type_name -> sluice.v1.CreateTopicRequest.ConfigsEntry
+	58, // 6: sluice.v1.CreateTopicRequest.configs:type_name -> sluice.v1.CreateTopicRequest.ConfigsEntry
 	11, // 7: sluice.v1.CreateTopicResponse.topic:type_name -> sluice.v1.TopicInfo
 	11, // 8: sluice.v1.DescribeTopicResponse.topic:type_name -> sluice.v1.TopicInfo
-	56, // 9: sluice.v1.DescribeTopicResponse.effective_configs:type_name -> sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
+	59, // 9: sluice.v1.DescribeTopicResponse.effective_configs:type_name -> sluice.v1.DescribeTopicResponse.EffectiveConfigsEntry
 	18, // 10: sluice.v1.DescribeTopicResponse.offsets:type_name -> sluice.v1.PartitionOffsets
 	11, // 11: sluice.v1.ListTopicsResponse.topics:type_name -> sluice.v1.TopicInfo
-	57, // 12: sluice.v1.AlterConfigRequest.set:type_name -> sluice.v1.AlterConfigRequest.SetEntry
+	60, // 12: sluice.v1.AlterConfigRequest.set:type_name -> sluice.v1.AlterConfigRequest.SetEntry
 	11, // 13: sluice.v1.AlterConfigResponse.topic:type_name -> sluice.v1.TopicInfo
 	2,  // 14: sluice.v1.ListOffsetsRequest.spec:type_name -> sluice.v1.OffsetSpec
 	26, // 15: sluice.v1.GroupHeartbeatRequest.owned:type_name -> sluice.v1.TopicPartition
@@ -3917,49 +4108,53 @@ var file_sluice_proto_depIdxs = []int32{
 	35, // 26: sluice.v1.ResetOffsetsResponse.offsets:type_name -> sluice.v1.CommittedOffset
 	50, // 27: sluice.v1.DescribeReplicasRequest.partitions:type_name -> sluice.v1.ReplicaRef
 	52, // 28: sluice.v1.DescribeReplicasResponse.replicas:type_name -> sluice.v1.ReplicaStatus
-	3,  // 29: sluice.v1.Sluice.Produce:input_type -> sluice.v1.ProduceRequest
-	6,  // 30: sluice.v1.Sluice.Fetch:input_type -> sluice.v1.FetchRequest
-	8,  // 31: sluice.v1.Sluice.Metadata:input_type -> sluice.v1.MetadataRequest
-	13, // 32: sluice.v1.Sluice.CreateTopic:input_type -> sluice.v1.CreateTopicRequest
-	15, // 33: sluice.v1.Sluice.DeleteTopic:input_type -> sluice.v1.DeleteTopicRequest
-	17, // 34: sluice.v1.Sluice.DescribeTopic:input_type -> sluice.v1.DescribeTopicRequest
-	20, // 35: sluice.v1.Sluice.ListTopics:input_type -> sluice.v1.ListTopicsRequest
-	22, // 36: sluice.v1.Sluice.AlterConfig:input_type -> sluice.v1.AlterConfigRequest
-	24, // 37: sluice.v1.Sluice.ListOffsets:input_type -> sluice.v1.ListOffsetsRequest
-	27, // 38: sluice.v1.Sluice.FindCoordinator:input_type -> sluice.v1.FindCoordinatorRequest
-	29, // 39: sluice.v1.Sluice.GroupHeartbeat:input_type -> sluice.v1.GroupHeartbeatRequest
-	32, // 40: sluice.v1.Sluice.CommitOffsets:input_type -> sluice.v1.CommitOffsetsRequest
-	34, // 41: sluice.v1.Sluice.FetchOffsets:input_type -> sluice.v1.FetchOffsetsRequest
-	40, // 42: sluice.v1.Sluice.DescribeGroup:input_type -> sluice.v1.DescribeGroupRequest
-	41, // 43: sluice.v1.Sluice.ListGroups:input_type -> sluice.v1.ListGroupsRequest
-	44, // 44: sluice.v1.Sluice.ResetOffsets:input_type -> sluice.v1.ResetOffsetsRequest
-	46, // 45: sluice.v1.Sluice.DeleteGroup:input_type -> sluice.v1.DeleteGroupRequest
-	48, // 46: sluice.v1.Sluice.InitProducerId:input_type -> sluice.v1.InitProducerIdRequest
-	51, // 47: sluice.v1.Sluice.DescribeReplicas:input_type -> sluice.v1.DescribeReplicasRequest
-	5,  // 48: sluice.v1.Sluice.Produce:output_type -> sluice.v1.ProduceResponse
-	7,  // 49: sluice.v1.Sluice.Fetch:output_type -> sluice.v1.FetchResponse
-	12, // 50: sluice.v1.Sluice.Metadata:output_type -> sluice.v1.MetadataResponse
-	14, // 51: sluice.v1.Sluice.CreateTopic:output_type -> sluice.v1.CreateTopicResponse
-	16, // 52: sluice.v1.Sluice.DeleteTopic:output_type -> sluice.v1.DeleteTopicResponse
-	19, // 53: sluice.v1.Sluice.DescribeTopic:output_type -> sluice.v1.DescribeTopicResponse
-	21, // 54: sluice.v1.Sluice.ListTopics:output_type -> sluice.v1.ListTopicsResponse
-	23, // 55: sluice.v1.Sluice.AlterConfig:output_type -> sluice.v1.AlterConfigResponse
-	25, // 56: sluice.v1.Sluice.ListOffsets:output_type -> sluice.v1.ListOffsetsResponse
-	28, // 57: sluice.v1.Sluice.FindCoordinator:output_type -> sluice.v1.FindCoordinatorResponse
-	30, // 58: sluice.v1.Sluice.GroupHeartbeat:output_type -> sluice.v1.GroupHeartbeatResponse
-	33, // 59: sluice.v1.Sluice.CommitOffsets:output_type -> sluice.v1.CommitOffsetsResponse
-	36, // 60: sluice.v1.Sluice.FetchOffsets:output_type -> sluice.v1.FetchOffsetsResponse
-	39, // 61: sluice.v1.Sluice.DescribeGroup:output_type -> sluice.v1.DescribeGroupResponse
-	43, // 62: sluice.v1.Sluice.ListGroups:output_type -> sluice.v1.ListGroupsResponse
-	45, // 63: sluice.v1.Sluice.ResetOffsets:output_type -> sluice.v1.ResetOffsetsResponse
-	47, // 64: sluice.v1.Sluice.DeleteGroup:output_type -> sluice.v1.DeleteGroupResponse
-	49, // 65: sluice.v1.Sluice.InitProducerId:output_type -> sluice.v1.InitProducerIdResponse
-	53, // 66: sluice.v1.Sluice.DescribeReplicas:output_type -> sluice.v1.DescribeReplicasResponse
-	48, // [48:67] is the sub-list for method output_type
-	29, // [29:48] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	54, // 29: sluice.v1.ReassignPartitionsRequest.partitions:type_name -> sluice.v1.PartitionReassignment
+	11, // 30: sluice.v1.ReassignPartitionsResponse.topic:type_name -> sluice.v1.TopicInfo
+	3,  // 31: sluice.v1.Sluice.Produce:input_type -> sluice.v1.ProduceRequest
+	6,  // 32: sluice.v1.Sluice.Fetch:input_type -> sluice.v1.FetchRequest
+	8,  // 33: sluice.v1.Sluice.Metadata:input_type -> sluice.v1.MetadataRequest
+	13, // 34: sluice.v1.Sluice.CreateTopic:input_type -> sluice.v1.CreateTopicRequest
+	15, // 35: sluice.v1.Sluice.DeleteTopic:input_type -> sluice.v1.DeleteTopicRequest
+	17, // 36: sluice.v1.Sluice.DescribeTopic:input_type -> sluice.v1.DescribeTopicRequest
+	20, // 37: sluice.v1.Sluice.ListTopics:input_type -> sluice.v1.ListTopicsRequest
+	22, // 38: sluice.v1.Sluice.AlterConfig:input_type -> sluice.v1.AlterConfigRequest
+	24, // 39: sluice.v1.Sluice.ListOffsets:input_type -> sluice.v1.ListOffsetsRequest
+	27, // 40: sluice.v1.Sluice.FindCoordinator:input_type -> sluice.v1.FindCoordinatorRequest
+	29, // 41: sluice.v1.Sluice.GroupHeartbeat:input_type -> sluice.v1.GroupHeartbeatRequest
+	32, // 42: sluice.v1.Sluice.CommitOffsets:input_type -> sluice.v1.CommitOffsetsRequest
+	34, // 43: sluice.v1.Sluice.FetchOffsets:input_type -> sluice.v1.FetchOffsetsRequest
+	40, // 44: sluice.v1.Sluice.DescribeGroup:input_type -> sluice.v1.DescribeGroupRequest
+	41, // 45: sluice.v1.Sluice.ListGroups:input_type -> sluice.v1.ListGroupsRequest
+	44, // 46: sluice.v1.Sluice.ResetOffsets:input_type -> sluice.v1.ResetOffsetsRequest
+	46, // 47: sluice.v1.Sluice.DeleteGroup:input_type -> sluice.v1.DeleteGroupRequest
+	48, // 48: sluice.v1.Sluice.InitProducerId:input_type -> sluice.v1.InitProducerIdRequest
+	51, // 49: sluice.v1.Sluice.DescribeReplicas:input_type -> sluice.v1.DescribeReplicasRequest
+	55, // 50: sluice.v1.Sluice.ReassignPartitions:input_type -> sluice.v1.ReassignPartitionsRequest
+	5,  // 51: sluice.v1.Sluice.Produce:output_type -> sluice.v1.ProduceResponse
+	7,  // 52: sluice.v1.Sluice.Fetch:output_type -> sluice.v1.FetchResponse
+	12, // 53: sluice.v1.Sluice.Metadata:output_type -> sluice.v1.MetadataResponse
+	14, // 54: sluice.v1.Sluice.CreateTopic:output_type -> sluice.v1.CreateTopicResponse
+	16, // 55: sluice.v1.Sluice.DeleteTopic:output_type -> sluice.v1.DeleteTopicResponse
+	19, // 56: sluice.v1.Sluice.DescribeTopic:output_type -> sluice.v1.DescribeTopicResponse
+	21, // 57: sluice.v1.Sluice.ListTopics:output_type -> sluice.v1.ListTopicsResponse
+	23, // 58: sluice.v1.Sluice.AlterConfig:output_type -> sluice.v1.AlterConfigResponse
+	25, // 59: sluice.v1.Sluice.ListOffsets:output_type -> sluice.v1.ListOffsetsResponse
+	28, // 60: sluice.v1.Sluice.FindCoordinator:output_type -> sluice.v1.FindCoordinatorResponse
+	30, // 61: sluice.v1.Sluice.GroupHeartbeat:output_type -> sluice.v1.GroupHeartbeatResponse
+	33, // 62: sluice.v1.Sluice.CommitOffsets:output_type -> sluice.v1.CommitOffsetsResponse
+	36, // 63: sluice.v1.Sluice.FetchOffsets:output_type -> sluice.v1.FetchOffsetsResponse
+	39, // 64: sluice.v1.Sluice.DescribeGroup:output_type -> sluice.v1.DescribeGroupResponse
+	43, // 65: sluice.v1.Sluice.ListGroups:output_type -> sluice.v1.ListGroupsResponse
+	45, // 66: sluice.v1.Sluice.ResetOffsets:output_type -> sluice.v1.ResetOffsetsResponse
+	47, // 67: sluice.v1.Sluice.DeleteGroup:output_type -> sluice.v1.DeleteGroupResponse
+	49, // 68: sluice.v1.Sluice.InitProducerId:output_type -> sluice.v1.InitProducerIdResponse
+	53, // 69: sluice.v1.Sluice.DescribeReplicas:output_type -> sluice.v1.DescribeReplicasResponse
+	56, // 70: sluice.v1.Sluice.ReassignPartitions:output_type -> sluice.v1.ReassignPartitionsResponse
+	51, // [51:71] is the sub-list for method output_type
+	31, // [31:51] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_sluice_proto_init() }
@@ -3973,7 +4168,7 @@ func file_sluice_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_proto_rawDesc), len(file_sluice_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   55,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,25 +25,26 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Sluice_Produce_FullMethodName          = "/sluice.v1.Sluice/Produce"
-	Sluice_Fetch_FullMethodName            = "/sluice.v1.Sluice/Fetch"
-	Sluice_Metadata_FullMethodName         = "/sluice.v1.Sluice/Metadata"
-	Sluice_CreateTopic_FullMethodName      = "/sluice.v1.Sluice/CreateTopic"
-	Sluice_DeleteTopic_FullMethodName      = "/sluice.v1.Sluice/DeleteTopic"
-	Sluice_DescribeTopic_FullMethodName    = "/sluice.v1.Sluice/DescribeTopic"
-	Sluice_ListTopics_FullMethodName       = "/sluice.v1.Sluice/ListTopics"
-	Sluice_AlterConfig_FullMethodName      = "/sluice.v1.Sluice/AlterConfig"
-	Sluice_ListOffsets_FullMethodName      = "/sluice.v1.Sluice/ListOffsets"
-	Sluice_FindCoordinator_FullMethodName  = "/sluice.v1.Sluice/FindCoordinator"
-	Sluice_GroupHeartbeat_FullMethodName   = "/sluice.v1.Sluice/GroupHeartbeat"
-	Sluice_CommitOffsets_FullMethodName    = "/sluice.v1.Sluice/CommitOffsets"
-	Sluice_FetchOffsets_FullMethodName     = "/sluice.v1.Sluice/FetchOffsets"
-	Sluice_DescribeGroup_FullMethodName    = "/sluice.v1.Sluice/DescribeGroup"
-	Sluice_ListGroups_FullMethodName       = "/sluice.v1.Sluice/ListGroups"
-	Sluice_ResetOffsets_FullMethodName     = "/sluice.v1.Sluice/ResetOffsets"
-	Sluice_DeleteGroup_FullMethodName      = "/sluice.v1.Sluice/DeleteGroup"
-	Sluice_InitProducerId_FullMethodName   = "/sluice.v1.Sluice/InitProducerId"
-	Sluice_DescribeReplicas_FullMethodName = "/sluice.v1.Sluice/DescribeReplicas"
+	Sluice_Produce_FullMethodName            = "/sluice.v1.Sluice/Produce"
+	Sluice_Fetch_FullMethodName              = "/sluice.v1.Sluice/Fetch"
+	Sluice_Metadata_FullMethodName           = "/sluice.v1.Sluice/Metadata"
+	Sluice_CreateTopic_FullMethodName        = "/sluice.v1.Sluice/CreateTopic"
+	Sluice_DeleteTopic_FullMethodName        = "/sluice.v1.Sluice/DeleteTopic"
+	Sluice_DescribeTopic_FullMethodName      = "/sluice.v1.Sluice/DescribeTopic"
+	Sluice_ListTopics_FullMethodName         = "/sluice.v1.Sluice/ListTopics"
+	Sluice_AlterConfig_FullMethodName        = "/sluice.v1.Sluice/AlterConfig"
+	Sluice_ListOffsets_FullMethodName        = "/sluice.v1.Sluice/ListOffsets"
+	Sluice_FindCoordinator_FullMethodName    = "/sluice.v1.Sluice/FindCoordinator"
+	Sluice_GroupHeartbeat_FullMethodName     = "/sluice.v1.Sluice/GroupHeartbeat"
+	Sluice_CommitOffsets_FullMethodName      = "/sluice.v1.Sluice/CommitOffsets"
+	Sluice_FetchOffsets_FullMethodName       = "/sluice.v1.Sluice/FetchOffsets"
+	Sluice_DescribeGroup_FullMethodName      = "/sluice.v1.Sluice/DescribeGroup"
+	Sluice_ListGroups_FullMethodName         = "/sluice.v1.Sluice/ListGroups"
+	Sluice_ResetOffsets_FullMethodName       = "/sluice.v1.Sluice/ResetOffsets"
+	Sluice_DeleteGroup_FullMethodName        = "/sluice.v1.Sluice/DeleteGroup"
+	Sluice_InitProducerId_FullMethodName     = "/sluice.v1.Sluice/InitProducerId"
+	Sluice_DescribeReplicas_FullMethodName   = "/sluice.v1.Sluice/DescribeReplicas"
+	Sluice_ReassignPartitions_FullMethodName = "/sluice.v1.Sluice/ReassignPartitions"
 )
 
 // SluiceClient is the client API for Sluice service.
@@ -85,6 +86,11 @@ type SluiceClient interface {
 	// quorum rule's (last epoch, log end offset)); operators and tests read it
 	// to compare replicas.
 	DescribeReplicas(ctx context.Context, in *DescribeReplicasRequest, opts ...grpc.CallOption) (*DescribeReplicasResponse, error)
+	// ReassignPartitions moves partitions' replicas to other brokers (copy,
+	// catch up, switch; Kafka's AlterPartitionReassignments). It returns once
+	// the targets are recorded; the controller carries the moves out and
+	// Metadata shows them in progress (PartitionInfo.target_replicas).
+	ReassignPartitions(ctx context.Context, in *ReassignPartitionsRequest, opts ...grpc.CallOption) (*ReassignPartitionsResponse, error)
 }
 
 type sluiceClient struct {
@@ -285,6 +291,16 @@ func (c *sluiceClient) DescribeReplicas(ctx context.Context, in *DescribeReplica
 	return out, nil
 }
 
+func (c *sluiceClient) ReassignPartitions(ctx context.Context, in *ReassignPartitionsRequest, opts ...grpc.CallOption) (*ReassignPartitionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReassignPartitionsResponse)
+	err := c.cc.Invoke(ctx, Sluice_ReassignPartitions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SluiceServer is the server API for Sluice service.
 // All implementations must embed UnimplementedSluiceServer
 // for forward compatibility.
@@ -324,6 +340,11 @@ type SluiceServer interface {
 	// quorum rule's (last epoch, log end offset)); operators and tests read it
 	// to compare replicas.
 	DescribeReplicas(context.Context, *DescribeReplicasRequest) (*DescribeReplicasResponse, error)
+	// ReassignPartitions moves partitions' replicas to other brokers (copy,
+	// catch up, switch; Kafka's AlterPartitionReassignments). It returns once
+	// the targets are recorded; the controller carries the moves out and
+	// Metadata shows them in progress (PartitionInfo.target_replicas).
+	ReassignPartitions(context.Context, *ReassignPartitionsRequest) (*ReassignPartitionsResponse, error)
 	mustEmbedUnimplementedSluiceServer()
 }
 
@@ -390,6 +411,9 @@ func (UnimplementedSluiceServer) InitProducerId(context.Context, *InitProducerId
 }
 func (UnimplementedSluiceServer) DescribeReplicas(context.Context, *DescribeReplicasRequest) (*DescribeReplicasResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribeReplicas not implemented")
+}
+func (UnimplementedSluiceServer) ReassignPartitions(context.Context, *ReassignPartitionsRequest) (*ReassignPartitionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReassignPartitions not implemented")
 }
 func (UnimplementedSluiceServer) mustEmbedUnimplementedSluiceServer() {}
 func (UnimplementedSluiceServer) testEmbeddedByValue()                {}
@@ -754,6 +778,24 @@ func _Sluice_DescribeReplicas_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sluice_ReassignPartitions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReassignPartitionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SluiceServer).ReassignPartitions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sluice_ReassignPartitions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SluiceServer).ReassignPartitions(ctx, req.(*ReassignPartitionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sluice_ServiceDesc is the grpc.ServiceDesc for Sluice service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -836,6 +878,10 @@ var Sluice_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DescribeReplicas",
 			Handler:    _Sluice_DescribeReplicas_Handler,
+		},
+		{
+			MethodName: "ReassignPartitions",
+			Handler:    _Sluice_ReassignPartitions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -54,6 +54,13 @@ type PartitionState struct {
 	// epoch, because a restarted replica must never lead an epoch its log
 	// may already hold. 0: not recorded (topic creation).
 	LeaderBrokerEpoch int64 `json:"leaderBrokerEpoch,omitempty"`
+	// TargetReplicas is where a reassignment moves the replicas (nil: no
+	// reassignment in progress). The controller walks Replicas towards it
+	// (add, catch up, move leadership, remove) and clears it when done.
+	TargetReplicas []int32 `json:"targetReplicas,omitempty"`
+	// ReassignFrom is Replicas as they were when the reassignment began,
+	// what a cancelled reassignment goes back to.
+	ReassignFrom []int32 `json:"reassignFrom,omitempty"`
 	// Revision is the mod revision of the key. UpdatePartition writes only
 	// if the key's mod revision still equals it; 0 means the key must not
 	// exist yet. Filled in from the key, never stored in the value.

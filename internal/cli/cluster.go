@@ -65,9 +65,12 @@ type clusterState struct {
 	Controller int32           `json:"controller"` // -1: none elected
 	Brokers    []clusterBroker `json:"brokers"`
 	// UnderReplicated are the partitions with fewer in-sync replicas than
-	// replicas; Offline those without a leader.
+	// replicas (than target replicas while reassigned: the departing ones
+	// count for nothing); Offline those without a leader; Reassigning
+	// those being moved (sluice topic reassign).
 	UnderReplicated []partitionState `json:"under_replicated"`
 	Offline         []partitionState `json:"offline"`
+	Reassigning     []partitionState `json:"reassigning"`
 	Topics          int              `json:"topics"`
 	Partitions      int              `json:"partitions"`
 }
@@ -87,6 +90,7 @@ type partitionState struct {
 	LeaderEpoch    int32   `json:"leader_epoch"`
 	Replicas       []int32 `json:"replicas"`
 	InSyncReplicas []int32 `json:"isr"`
+	TargetReplicas []int32 `json:"target_replicas,omitempty"`
 }
 
 // describeCluster selects from a metadata answer what `cluster describe`
@@ -98,6 +102,7 @@ func describeCluster(md *brokerpb.MetadataResponse) clusterState {
 		Brokers:         []clusterBroker{},
 		UnderReplicated: []partitionState{},
 		Offline:         []partitionState{},
+		Reassigning:     []partitionState{},
 		Topics:          len(md.GetTopics()),
 	}
 	for _, b := range md.GetBrokers() {
@@ -110,7 +115,13 @@ func describeCluster(md *brokerpb.MetadataResponse) clusterState {
 				Topic: t.GetName(), Partition: p.GetPartition(), Leader: p.GetLeader(), LeaderEpoch: p.GetLeaderEpoch(),
 				Replicas: append([]int32{}, p.GetReplicas()...), InSyncReplicas: append([]int32{}, p.GetIsr()...),
 			}
-			if len(ps.InSyncReplicas) < len(ps.Replicas) {
+			want := len(ps.Replicas)
+			if len(p.GetTargetReplicas()) > 0 {
+				ps.TargetReplicas = append([]int32{}, p.GetTargetReplicas()...)
+				want = len(ps.TargetReplicas)
+				d.Reassigning = append(d.Reassigning, ps)
+			}
+			if len(ps.InSyncReplicas) < want {
 				d.UnderReplicated = append(d.UnderReplicated, ps)
 			}
 			if ps.Leader < 0 {
@@ -136,8 +147,11 @@ func printCluster(w io.Writer, d clusterState) {
 	_ = tw.Flush()
 	printPartitionStates(w, "under-replicated partitions", d.UnderReplicated)
 	printPartitionStates(w, "offline partitions", d.Offline)
-	fmt.Fprintf(w, "%d brokers, %d topics, %d partitions, %d under-replicated, %d offline\n",
-		len(d.Brokers), d.Topics, d.Partitions, len(d.UnderReplicated), len(d.Offline))
+	if len(d.Reassigning) > 0 {
+		printPartitionStates(w, "partitions being reassigned", d.Reassigning)
+	}
+	fmt.Fprintf(w, "%d brokers, %d topics, %d partitions, %d under-replicated, %d offline, %d being reassigned\n",
+		len(d.Brokers), d.Topics, d.Partitions, len(d.UnderReplicated), len(d.Offline), len(d.Reassigning))
 }
 
 func printPartitionStates(w io.Writer, title string, ps []partitionState) {
@@ -149,7 +163,11 @@ func printPartitionStates(w io.Writer, title string, ps []partitionState) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  topic\tpartition\tleader\tepoch\treplicas\tisr")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%v\t%v\n", p.Topic, p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.InSyncReplicas)
+		replicas := fmt.Sprint(p.Replicas)
+		if p.TargetReplicas != nil {
+			replicas += fmt.Sprintf("->%v", p.TargetReplicas)
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%v\n", p.Topic, p.Partition, p.Leader, p.LeaderEpoch, replicas, p.InSyncReplicas)
 	}
 	_ = tw.Flush()
 }

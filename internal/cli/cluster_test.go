@@ -32,6 +32,10 @@ func TestClusterDescribeSelection(t *testing.T) {
 				{Partition: 2, Leader: -1, LeaderEpoch: 5, Replicas: []int32{1, 2}, Isr: []int32{1}},         // both
 				{Partition: 3, Leader: 0, LeaderEpoch: 0, Replicas: []int32{0, 1, 2}, Isr: []int32{1, 0, 2}}, // ISR order does not matter
 			}},
+			{Name: "moving", Partitions: []*brokerpb.PartitionInfo{
+				// The new replica 2 catches up; the target's replicas are all in sync.
+				{Partition: 0, Leader: 0, LeaderEpoch: 2, Replicas: []int32{0, 1, 2}, Isr: []int32{0, 1}, TargetReplicas: []int32{2, 1}},
+			}},
 		},
 	}
 	d := describeCluster(md)
@@ -49,14 +53,19 @@ func TestClusterDescribeSelection(t *testing.T) {
 	if !reflect.DeepEqual(d.Offline, wantOffline) {
 		t.Errorf("offline %+v\nwant %+v", d.Offline, wantOffline)
 	}
-	if d.ClusterID != "c1" || d.Controller != 0 || len(d.Brokers) != 3 || d.Topics != 2 || d.Partitions != 6 {
+	wantMoving := []partitionState{{Topic: "moving", Partition: 0, Leader: 0, LeaderEpoch: 2, Replicas: []int32{0, 1, 2}, InSyncReplicas: []int32{0, 1}, TargetReplicas: []int32{2, 1}}}
+	if !reflect.DeepEqual(d.Reassigning, wantMoving) {
+		t.Errorf("reassigning %+v\nwant %+v", d.Reassigning, wantMoving)
+	}
+	if d.ClusterID != "c1" || d.Controller != 0 || len(d.Brokers) != 3 || d.Topics != 3 || d.Partitions != 7 {
 		t.Errorf("summary %+v", d)
 	}
 
 	var out strings.Builder
 	printCluster(&out, d)
 	for _, want := range []string{"cluster c1  controller 0", "under-replicated partitions:\n", "offline partitions:\n",
-		"3 brokers, 2 topics, 6 partitions, 2 under-replicated, 2 offline"} {
+		"partitions being reassigned:\n", "[0 1 2]->[2 1]",
+		"3 brokers, 3 topics, 7 partitions, 2 under-replicated, 2 offline, 1 being reassigned"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, out.String())
 		}
@@ -76,7 +85,7 @@ func TestClusterDescribeSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"cluster_id":"","controller":0,"brokers":[{"id":0,"addr":"","data_addr":"","admin_addr":"","rack":""}],"under_replicated":[],"offline":[],"topics":0,"partitions":0}`; string(b) != want {
+	if want := `{"cluster_id":"","controller":0,"brokers":[{"id":0,"addr":"","data_addr":"","admin_addr":"","rack":""}],"under_replicated":[],"offline":[],"reassigning":[],"topics":0,"partitions":0}`; string(b) != want {
 		t.Errorf("JSON %s\nwant %s", b, want)
 	}
 }

@@ -18,17 +18,21 @@ const topicDescription = `Manages topics:
   sluice topic list
   sluice topic describe NAME
   sluice topic delete NAME
-  sluice topic alter NAME [--config k=v]... [--delete-config k]...`
+  sluice topic alter NAME [--config k=v]... [--delete-config k]...
+  sluice topic reassign NAME (--replicas|--to-brokers|--plan|--status|--cancel) ...`
 
 func runTopic(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stdout, "Usage: sluice topic <create|list|describe|delete|alter> ...\n\n"+topicDescription)
+		fmt.Fprintln(stdout, "Usage: sluice topic <create|list|describe|delete|alter|reassign> ...\n\n"+topicDescription)
 		if len(args) == 0 {
 			return exitUsage
 		}
 		return exitOK
 	}
 	sub, rest := args[0], args[1:]
+	if sub == "reassign" {
+		return runTopicReassign(rest, stdout, stderr)
+	}
 	fs := newFlagSet("topic "+sub, "...", topicDescription)
 	cf := addClientFlags(fs, true)
 	partitions := fs.Int("partitions", 1, "number of partitions (create)")
@@ -99,7 +103,7 @@ func runTopic(args []string, stdout, stderr io.Writer) int {
 		}
 		return printTopics(stdout, cf.json, []*brokerpb.TopicInfo{t}, nil)
 	}
-	return failf(stderr, exitUsage, "topic: unknown subcommand %q (create, list, describe, delete, alter)", sub)
+	return failf(stderr, exitUsage, "topic: unknown subcommand %q (create, list, describe, delete, alter, reassign)", sub)
 }
 
 func printJSON(w io.Writer, v any) int {
@@ -131,7 +135,11 @@ func printTopics(w io.Writer, asJSON bool, ts []*brokerpb.TopicInfo, d *brokerpb
 			if o != nil {
 				start, hw, end, size = fmt.Sprint(o.LogStartOffset), fmt.Sprint(o.HighWatermark), fmt.Sprint(o.LogEndOffset), fmt.Sprint(o.SizeBytes)
 			}
-			fmt.Fprintf(tw, "  %d\t%d\t%d\t%v\t%v\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.Isr, start, hw, end, size)
+			replicas := fmt.Sprint(p.Replicas)
+			if len(p.TargetReplicas) > 0 {
+				replicas += fmt.Sprintf("->%v", p.TargetReplicas)
+			}
+			fmt.Fprintf(tw, "  %d\t%d\t%d\t%s\t%v\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, p.LeaderEpoch, replicas, p.Isr, start, hw, end, size)
 		}
 		_ = tw.Flush()
 		cfgs := t.Configs
