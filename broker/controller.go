@@ -118,7 +118,7 @@ func (b *Broker) electLeaders(l coord.Leadership) (pending bool) {
 	defer cancel()
 	statuses := b.replicaStatuses(ctx, snap, jobs)
 	for _, j := range jobs {
-		next, settled := decideLeader(snap, j, statuses)
+		next, settled, rule := decideLeader(snap, j, statuses)
 		if next == nil {
 			pending = pending || !settled
 			continue
@@ -134,8 +134,8 @@ func (b *Broker) electLeaders(l coord.Leadership) (pending bool) {
 		if next.Leader < 0 {
 			reason = "fence"
 		}
-		b.metrics.elections.WithLabelValues(reason).Inc()
-		b.logger.Info("partition leader changed", "topic", j.ps.Topic, "partition", j.ps.Partition, "reason", reason,
+		b.metrics.elections.WithLabelValues(reason, rule).Inc()
+		b.logger.Info("partition leader changed", "topic", j.ps.Topic, "partition", j.ps.Partition, "reason", reason, "rule", rule,
 			"from", j.ps.Leader, "to", next.Leader, "epoch", next.LeaderEpoch, "isr", next.ISR)
 		pending = pending || next.Leader < 0
 	}
@@ -204,7 +204,12 @@ func (b *Broker) replicaStatuses(ctx context.Context, snap *coord.Snapshot, jobs
 
 // decideLeader returns the partition's next state, or nil when nothing can
 // be written now; settled is false when a later attempt may succeed.
-func decideLeader(snap *coord.Snapshot, j electionJob, statuses map[replicaKey]*brokerpb.ReplicaStatus) (next *coord.PartitionState, settled bool) {
+//
+// rule names what chose the leader: "isr" (an eligible ISR member),
+// "quorum" (the most complete of an eligible fenced majority), "recovery"
+// (every replica back, none eligible: the most complete), "unclean" (the
+// topic allows any live replica), "fence" (no leader yet).
+func decideLeader(snap *coord.Snapshot, j electionJob, statuses map[replicaKey]*brokerpb.ReplicaStatus) (next *coord.PartitionState, settled bool, rule string) {
 	ps := j.ps
 	status := func(id int32) *brokerpb.ReplicaStatus {
 		return statuses[replicaKey{id, ps.Topic, ps.Partition}]
@@ -239,7 +244,7 @@ func decideLeader(snap *coord.Snapshot, j electionJob, statuses map[replicaKey]*
 		if ps.Leader >= 0 {
 			// Fence first: the replicas must stop following the old epoch
 			// before their offsets are compared.
-			return fence(), false
+			return fence(), false, "fence"
 		}
 		var fenced, eligible []int32
 		for _, id := range ps.Replicas {
@@ -255,15 +260,15 @@ func decideLeader(snap *coord.Snapshot, j electionJob, statuses map[replicaKey]*
 		majority := len(ps.Replicas)/2 + 1
 		switch {
 		case len(eligible) >= majority:
-			return elect(best(eligible), fenced, true), true
+			return elect(best(eligible), fenced, true), true, "quorum"
 		case len(fenced) == len(ps.Replicas) && len(fenced) > 0:
 			// Every replica is back and fenced, too few eligible: the most
 			// complete one is the best there will be.
-			return elect(best(fenced), fenced, true), true
+			return elect(best(fenced), fenced, true), true, "recovery"
 		case j.settings.unclean && len(fenced) > 0:
-			return elect(best(fenced), fenced, true), true
+			return elect(best(fenced), fenced, true), true, "unclean"
 		}
-		return nil, false
+		return nil, false, ""
 	}
 	var liveISR, candidates []int32
 	for _, id := range ps.Replicas {
@@ -277,11 +282,11 @@ func decideLeader(snap *coord.Snapshot, j electionJob, statuses map[replicaKey]*
 	}
 	switch {
 	case len(candidates) > 0:
-		return elect(candidates[0], liveISR, false), true
+		return elect(candidates[0], liveISR, false), true, "isr"
 	case len(liveISR) == len(ps.ISR) && len(liveISR) > 0 && allAnswered(liveISR, status):
 		// Every ISR member is back and none is eligible (all restarted
 		// uncleanly): elect the most complete.
-		return elect(best(liveISR), liveISR, false), true
+		return elect(best(liveISR), liveISR, false), true, "recovery"
 	case j.settings.unclean:
 		var any []int32
 		for _, id := range ps.Replicas {
@@ -290,10 +295,10 @@ func decideLeader(snap *coord.Snapshot, j electionJob, statuses map[replicaKey]*
 			}
 		}
 		if len(any) > 0 {
-			return elect(best(any), []int32{best(any)}, false), true
+			return elect(best(any), []int32{best(any)}, false), true, "unclean"
 		}
 	}
-	return fence(), false
+	return fence(), false, "fence"
 }
 
 func allAnswered(ids []int32, status func(int32) *brokerpb.ReplicaStatus) bool {
@@ -346,7 +351,7 @@ func (b *Broker) rebalanceLeaders(l coord.Leadership) {
 		if _, err := b.coord.UpdatePartition(ctx, l, next); err != nil {
 			continue
 		}
-		b.metrics.elections.WithLabelValues("preferred").Inc()
+		b.metrics.elections.WithLabelValues("preferred", "preferred").Inc()
 		b.logger.Info("leadership moved to the preferred replica", "topic", j.ps.Topic, "partition", j.ps.Partition, "from", j.ps.Leader, "to", pref, "epoch", next.LeaderEpoch)
 	}
 }

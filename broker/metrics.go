@@ -40,7 +40,10 @@ func newMetrics(b *Broker) *metrics {
 	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_fetch_bytes_total", Help: "Record batch bytes served, by path."}, []string{"path"})
 	m.partitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_partitions", Help: "Partition replicas hosted by this broker."})
 	m.isrChanges = prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_isr_changes_total", Help: "ISR changes this broker wrote as a partition leader."})
-	m.elections = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_leader_elections_total", Help: "Leader elections this broker made as the controller, by reason."}, []string{"reason"})
+	m.elections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_leader_elections_total",
+		Help: "Leader elections (and fences) this broker made as the controller, by why one was needed and the rule that chose the leader (isr, quorum, recovery, unclean, preferred, fence).",
+	}, []string{"reason", "rule"})
 	m.reassignSteps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_reassignment_steps_total", Help: "Partition reassignment steps this broker wrote as the controller, by step."}, []string{"step"})
 	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.partitions, m.isrChanges, m.elections, m.reassignSteps,
 		&partitionCollector{b: b},

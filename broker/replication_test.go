@@ -22,19 +22,21 @@ import (
 
 // TestLeaderCrashLosesNoAcknowledgedWrite: 3 brokers, RF=3,
 // min.insync.replicas=2, acks=all with the idempotent producer, in both
-// replication modes. The leader crashes (its lease expires on its own)
+// replication modes, with sync.policy never and always (then the high
+// watermark counts durable offsets only). The leader crashes (its lease expires on its own)
 // while a producer writes; a follower takes over, the producer carries on,
 // and afterwards every acknowledged record is on every replica, in order,
 // once, and the replicas' logs are identical.
 func TestLeaderCrashLosesNoAcknowledgedWrite(t *testing.T) {
-	for _, mode := range []string{"isr", "quorum"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, tc := range []struct{ mode, sync string }{{"isr", "never"}, {"quorum", "never"}, {"isr", "always"}, {"quorum", "always"}} {
+		mode := tc.mode
+		t.Run(mode+"/sync="+tc.sync, func(t *testing.T) {
 			c := brokertest.Start(t, brokertest.Options{Logger: testLog()})
 			cl := dial(t, c.Addrs())
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			if _, err := cl.CreateTopic(ctx, "rep", 1, 3, map[string]string{
-				broker.CfgMinInsyncReplicas: "2", broker.CfgReplicationMode: mode,
+				broker.CfgMinInsyncReplicas: "2", broker.CfgReplicationMode: mode, broker.CfgSyncPolicy: tc.sync,
 			}); err != nil {
 				t.Fatal(err)
 			}

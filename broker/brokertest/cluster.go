@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +143,33 @@ func (c *Cluster) Restart(i int) {
 		c.t.Fatalf("brokertest: start broker %d: %v", i+1, err)
 	}
 	c.brokers[i] = b
+}
+
+// RestartAll starts every stopped broker at once, as a whole cluster
+// coming back does: a broker's start waits (bounded) for the partitions it
+// led to have a leader again, which may take the others being back.
+func (c *Cluster) RestartAll() {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := make([]error, len(c.brokers))
+	var wg sync.WaitGroup
+	for i, b := range c.brokers {
+		if b != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.brokers[i], errs[i] = broker.Start(ctx, c.cfgs[i])
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			c.t.Fatalf("brokertest: start broker %d: %v", i+1, err)
+		}
+	}
 }
 
 // String describes the cluster (for failure messages).

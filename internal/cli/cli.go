@@ -36,6 +36,7 @@ func commands() []command {
 		{name: "consume", summary: "read messages from a topic", run: runConsume},
 		{name: "group", summary: "list, describe, reset and delete consumer groups", run: runGroup},
 		{name: "cluster", summary: "describe the cluster: brokers, controller, under-replicated and offline partitions", run: runCluster},
+		{name: "etcd", summary: "run a single-member etcd on loopback for a local cluster", run: runEtcd},
 		{name: "bench", summary: "run benchmarks against raw baselines (sluice bench -h)", run: runBench},
 		{name: "check", summary: "run the delivery and linearizability checkers"},
 		{name: "chart", summary: "draw charts from a results/ run"},

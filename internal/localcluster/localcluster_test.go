@@ -1,0 +1,83 @@
+package localcluster_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sluice-mq/sluice/broker/client"
+	"github.com/sluice-mq/sluice/internal/localcluster"
+)
+
+// TestClusterKillRestart: etcd and three broker processes come up, take an
+// acks=all write, survive the kill -9 of one broker (it restarts on its old
+// addresses and data) and shut down cleanly.
+func TestClusterKillRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the sluice binary")
+	}
+	bin := filepath.Join(t.TempDir(), "sluice")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/sluice-mq/sluice/cmd/sluice").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := localcluster.Start(ctx, localcluster.Options{Binary: bin, Dir: t.TempDir(), FastEtcd: true,
+		ServeArgs: []string{"--session-ttl", "2s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+		for i := range c.Len() {
+			if p := c.Broker(i); !p.Exited() {
+				t.Errorf("broker %d (pid %d) still runs after Close", i+1, p.PID())
+			}
+		}
+		if !c.Etcd.Exited() {
+			t.Errorf("etcd (pid %d) still runs after Close", c.Etcd.PID())
+		}
+	}()
+	if got := len(c.Addrs()); got != 3 {
+		t.Fatalf("%d brokers running, want 3", got)
+	}
+	cl, err := client.Dial(ctx, c.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.CreateTopic(ctx, "lc", 1, 3, map[string]string{"min.insync.replicas": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cl.NewProducer(client.ProducerOptions{Acks: client.AcksAll, Retries: 1000, RetryBackoff: 20 * time.Millisecond, RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Send(ctx, client.Message{Topic: "lc", Partition: 0, Value: []byte("one")}); err != nil {
+		t.Fatal(err)
+	}
+	addr := c.Broker(1).Ready["addr"]
+	if err := c.Kill(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Broker(1).Exited() || len(c.Addrs()) != 2 {
+		t.Fatalf("broker 2 still listed after kill -9: %v", c.Addrs())
+	}
+	if _, err := p.Send(ctx, client.Message{Topic: "lc", Partition: 0, Value: []byte("two")}); err != nil {
+		t.Fatalf("acks=all with one of three brokers killed: %v", err)
+	}
+	if err := c.StartBroker(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Broker(1).Ready["addr"]; got != addr {
+		t.Errorf("restarted on %s, want its old address %s", got, addr)
+	}
+	if err := c.StartBroker(ctx, 1); err == nil {
+		t.Error("starting a running broker again: no error")
+	}
+}
