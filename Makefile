@@ -13,7 +13,7 @@ BENCHTIME ?= 1s
 # exceeded" and no failing input (golang/go#75804, fixed in Go 1.27).
 FUZZTIME  ?= 20000x
 
-.PHONY: all check fmt vet staticcheck lint gen-check test bench fuzz-smoke
+.PHONY: all check fmt vet staticcheck lint gen-check test bench fuzz-smoke notebooks
 
 all: check test
 
@@ -46,6 +46,17 @@ gen-check:
 # Fuzz seed corpora (testdata/fuzz/...) are replayed by go test automatically.
 test:
 	$(GO) test -race -count=1 $(PKGS)
+
+# Executes every notebook headless against the committed results/ (Debian's
+# python3-pandas, python3-matplotlib, python3-nbconvert, python3-ipykernel;
+# .ci/run installs them). The executed copies go to notebooks/out/ (ignored).
+notebooks:
+	@mkdir -p notebooks/out
+	@set -e; for nb in notebooks/*.ipynb; do \
+		echo "--- $$nb"; \
+		PYDEVD_DISABLE_FILE_VALIDATION=1 /usr/bin/python3 -Xfrozen_modules=off -m nbconvert --to html --execute \
+			--ExecutePreprocessor.timeout=300 --output-dir notebooks/out "$$nb"; \
+	done
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./engine/...

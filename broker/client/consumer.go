@@ -472,8 +472,15 @@ func (co *Consumer) Poll(ctx context.Context) ([]Record, error) {
 		gotData atomic.Bool
 	)
 	deadline := time.Now().Add(co.opts.MaxWait)
+	// Take every leader's connection before any fetch starts: the fetches
+	// put theirs back into co.data as they finish, which must not overlap
+	// a take (a data race, "concurrent map writes" without -race).
+	conns := make(map[int32]*dataConn, len(byLeader))
+	for leader := range byLeader {
+		conns[leader] = co.takeDataConn(leader)
+	}
 	for leader, tps := range byLeader {
-		conn := co.takeDataConn(leader)
+		conn := conns[leader]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -30,6 +30,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help", "help":
 		benchUsage(stdout)
 		return exitOK
+	case "--rerun", "-rerun":
+		return runRerun(args[1:], stdout, stderr)
 	}
 	c, ok := benchCommands[args[0]]
 	if !ok {
@@ -49,5 +51,5 @@ func benchUsage(w io.Writer) {
 	for _, name := range names {
 		fmt.Fprintf(w, "\t%-8s %s\n", name, benchCommands[name].summary)
 	}
-	fmt.Fprint(w, "\nRun 'sluice bench <benchmark> -h' for its flags.\n")
+	fmt.Fprint(w, "\nRun 'sluice bench <benchmark> -h' for its flags; 'sluice bench --rerun results/<run>' repeats a stored run.\n")
 }

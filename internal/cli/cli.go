@@ -39,7 +39,7 @@ func commands() []command {
 		{name: "etcd", summary: "run a single-member etcd on loopback for a local cluster", run: runEtcd},
 		{name: "bench", summary: "run benchmarks against raw baselines (sluice bench -h)", run: runBench},
 		{name: "check", summary: "run the delivery and linearizability checkers"},
-		{name: "chart", summary: "draw charts from a results/ run"},
+		{name: "chart", summary: "redraw the charts and report of a results/ directory from its data", run: runChart},
 		{name: "dump", summary: "print and verify the batches of segment files, offline", run: runDump},
 	}
 }
