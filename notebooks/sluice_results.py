@@ -35,7 +35,7 @@ def info(d):
 
 def summary(d):
     """summary.csv, one row per step; latencies in ms. Adds `combo`."""
-    s = pd.read_csv(Path(d) / "summary.csv", dtype={"acks": str})
+    s = pd.read_csv(Path(d) / "summary.csv", dtype={"acks": str, "step": str})
     s["combo"] = "acks=" + s["acks"] + " " + s["mode"] + " sync=" + s["sync"]
     return s
 

@@ -31,7 +31,7 @@ func init() {
 		run:     func(args []string, stdout, stderr io.Writer) int { return runLoad("run", args, nil, stdout, stderr) },
 	}
 	benchCommands["sweep"] = benchCommand{
-		summary: "throughput vs latency per acks x mode x sync, rates from low to saturation (--quick: ~2 min)",
+		summary: "throughput vs latency per acks x mode x sync, rates from low to saturation (--quick: ~3 min)",
 		run:     func(args []string, stdout, stderr io.Writer) int { return runLoad("sweep", args, nil, stdout, stderr) },
 	}
 	benchCommands["compare"] = benchCommand{
@@ -57,7 +57,8 @@ torn down at the end (their logs are kept only if the run fails). With
   sweep    for every acks x replication mode x sync policy of the
            workload's sweep section: a closed-loop probe finds the maximum,
            then open-loop steps at fractions of it until the system
-           saturates. --quick: short steps, about two minutes in all.
+           saturates. --quick: short steps, about three minutes in all (measured 2 min 46 s
+           on 2 cores with the three brokers as processes).
   compare  the sweep against Sluice and against NATS JetStream (an embedded
            nats-server, or --nats-url), same workload, same machine, one
            directory; the report has msgs/s ratios at equal durability.
@@ -89,7 +90,7 @@ func newLoadFlagSet(kind string, lf *loadFlags) *flag.FlagSet {
 	fs.StringVar(&lf.results, "results", "results", "parent directory of the result directories")
 	fs.StringVar(&lf.name, "name", "", "result name (default: the workload's)")
 	fs.StringVar(&lf.dir, "dir", "", "parent of the embedded cluster's temporary directory (default: the system temp dir)")
-	fs.BoolVar(&lf.quick, "quick", false, "short sweep steps (sweep, compare): about two minutes for the quick workload")
+	fs.BoolVar(&lf.quick, "quick", false, "short sweep steps (sweep, compare): about three minutes for the quick workload")
 	fs.Uint64Var(&lf.seed, "seed", 0, "seed for sizes, keys and payloads (0: random; stored either way)")
 	if kind != "compare" {
 		fs.StringVar(&lf.driver, "driver", "sluice", "system under test: sluice or nats")
