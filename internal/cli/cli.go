@@ -38,7 +38,7 @@ func commands() []command {
 		{name: "cluster", summary: "describe the cluster: brokers, controller, under-replicated and offline partitions", run: runCluster},
 		{name: "etcd", summary: "run a single-member etcd on loopback for a local cluster", run: runEtcd},
 		{name: "bench", summary: "run benchmarks against raw baselines (sluice bench -h)", run: runBench},
-		{name: "check", summary: "run the delivery and linearizability checkers"},
+		{name: "check", summary: "run the delivery and linearizability checkers against a cluster under faults", run: runCheck},
 		{name: "chart", summary: "redraw the charts and report of a results/ directory from its data", run: runChart},
 		{name: "dump", summary: "print and verify the batches of segment files, offline", run: runDump},
 	}

@@ -38,12 +38,15 @@ func TestErrorsAreOneLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, exitUsage, `sluice: unknown command "frobnicate"`},
-		{[]string{"check"}, exitUsage, "sluice: check is not implemented yet (see issues)"},
+		{[]string{"check", "nope"}, exitUsage, `sluice: check: unknown subcommand "nope"`},
+		{[]string{"check", "run", "--scenario", "nope"}, exitUsage, `sluice: check run: harness: no scenario "nope"`},
+		{[]string{"check", "replay"}, exitUsage, "sluice: check replay: want one report directory"},
 		{[]string{"group", "describe"}, exitUsage, "sluice: group describe: want exactly one group name"},
 		{[]string{"group", "reset", "g", "--topic", "t"}, exitUsage, "sluice: group reset: give exactly one of"},
 		{[]string{"consume", "t", "--group", "g", "--partition", "1"}, exitUsage, "sluice: consume: --group takes its partitions"},
 		{[]string{"consume", "t", "--group", "g", "--delivery", "twice"}, exitUsage, `sluice: consume: delivery "twice"`},
-		{[]string{"chart", "x"}, exitUsage, "sluice: chart is not implemented yet (see issues)"},
+		{[]string{"chart"}, exitUsage, "sluice: chart: name at least one result directory"},
+		{[]string{"chart", "/does/not/exist"}, exitFailure, "sluice: chart: "},
 		{[]string{"bench", "nope"}, exitUsage, `sluice: bench: unknown benchmark "nope"`},
 		{[]string{"dump"}, exitUsage, "sluice: dump: want exactly one PATH"},
 		{[]string{"dump", "a", "b"}, exitUsage, "sluice: dump: want exactly one PATH"},

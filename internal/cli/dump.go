@@ -40,6 +40,7 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("dump", "PATH [--verify] [--json]", dumpDescription)
 	verify := fs.Bool("verify", false, "also decode every record and check offsets are contiguous across batches and files")
 	asJSON := fs.Bool("json", false, "print one JSON object per batch instead of a table")
+	withRecords := fs.Bool("records", false, "with --json: each batch lists its records (offset, key, value as base64), as the checkers' final drain reads them")
 	paths, err := parseArgs(fs, args, stdout)
 	if err != nil {
 		return parseFailed(stderr, "dump", err)
@@ -47,7 +48,10 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 	if len(paths) != 1 {
 		return failf(stderr, exitUsage, "dump: want exactly one PATH (a .log segment file or a directory), got %d (run 'sluice dump -h')", len(paths))
 	}
-	d := &dumper{fs: vfs.Default, verify: *verify, json: *asJSON, stdout: stdout, stderr: stderr}
+	if *withRecords && !*asJSON {
+		return failf(stderr, exitUsage, "dump: --records needs --json")
+	}
+	d := &dumper{fs: vfs.Default, verify: *verify, json: *asJSON, withRecords: *withRecords, stdout: stdout, stderr: stderr}
 	return d.run(paths[0])
 }
 
@@ -55,6 +59,7 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 type dumper struct {
 	fs             vfs.FS
 	verify, json   bool
+	withRecords    bool
 	stdout, stderr io.Writer
 	chunkSize      int // 0 means dumpChunkSize; tests make it small
 
@@ -89,6 +94,17 @@ type batchInfo struct {
 	Size                 int64  `json:"size"`
 	CRC                  string `json:"crc"`             // "ok" or "BAD"
 	Error                string `json:"error,omitempty"` // why the batch is bad
+	// Records, with --records: the batch's records (a control batch's too;
+	// Attributes bit 0x20 says which it is).
+	Records []dumpRecord `json:"records,omitempty"`
+}
+
+// dumpRecord is one record of a batch (--records); key and value are
+// base64 in JSON, a null key or value is null.
+type dumpRecord struct {
+	Offset int64  `json:"offset"`
+	Key    []byte `json:"key"`
+	Value  []byte `json:"value"`
 }
 
 func (d *dumper) run(path string) int {
@@ -206,8 +222,17 @@ func (d *dumper) dumpFile(name string) error {
 			bi.CRC = "BAD"
 			bi.Error = d.problem(name, pos, strconv.FormatInt(h.BaseOffset, 10), "%v%s", err, d.tailHint(w, pos+int64(h.Size())))
 			d.haveNext = false
-		} else if reason := d.verifyBatch(name, pos, h, b, first); reason != "" {
-			bi.Error = reason
+		} else {
+			if reason := d.verifyBatch(name, pos, h, b, first); reason != "" {
+				bi.Error = reason
+			}
+			if d.withRecords {
+				if batch, err := record.Decode(b); err == nil {
+					for _, r := range batch.Records {
+						bi.Records = append(bi.Records, dumpRecord{Offset: h.BaseOffset + int64(r.OffsetDelta), Key: r.Key, Value: r.Value})
+					}
+				}
+			}
 		}
 		d.emit(bi)
 		d.batches++

@@ -251,6 +251,44 @@ func TestDumpJSONLinesParse(t *testing.T) {
 	}
 }
 
+// TestDumpRecords: --json --records lists every record of the good
+// batches with its offset, key and value; a corrupt batch lists none.
+func TestDumpRecords(t *testing.T) {
+	dir := t.TempDir()
+	seg, batches := buildSegment(t, 10, 3, 2)
+	seg[batches[1].pos+record.HeaderSize] ^= 1
+	writeFile(t, segmentName(dir, 10), seg)
+	if code, _, _ := run("dump", dir, "--records"); code != exitUsage {
+		t.Errorf("--records without --json: exit %d, want %d", code, exitUsage)
+	}
+	_, out, _ := run("dump", dir, "--json", "--records")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines:\n%s", len(lines), out)
+	}
+	for i, line := range lines {
+		var bi batchInfo
+		if err := json.Unmarshal([]byte(line), &bi); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			if len(bi.Records) != 0 {
+				t.Errorf("the corrupt batch lists records: %+v", bi.Records)
+			}
+			continue
+		}
+		if len(bi.Records) != 2 {
+			t.Fatalf("batch %d: %d records, want 2", i, len(bi.Records))
+		}
+		for j, r := range bi.Records {
+			off := batches[i].base + int64(j)
+			if r.Offset != off || string(r.Key) != fmt.Sprintf("key-%d", off) || len(r.Value) != 100+j || r.Value[0] != byte('a'+j) {
+				t.Errorf("batch %d record %d: offset %d key %q value %d bytes", i, j, r.Offset, r.Key, len(r.Value))
+			}
+		}
+	}
+}
+
 func TestFormatMs(t *testing.T) {
 	if got := formatMs(1_700_000_000_123); got != "2023-11-14T22:13:20.123Z" {
 		t.Errorf("formatMs = %q", got)

@@ -189,10 +189,25 @@ func (d *Driver) CreateTopics(ctx context.Context, spec loadgen.TopicSpec) error
 	for _, t := range spec.Names {
 		for p := 0; p < spec.Partitions; p++ {
 			name := streamName(t, p)
-			_, err := d.js.CreateStream(ctx, jetstream.StreamConfig{
+			cfg := jetstream.StreamConfig{
 				Name: name, Subjects: []string{name}, Storage: jetstream.FileStorage, Replicas: spec.ReplicationFactor,
-			})
+			}
+			_, err := d.js.CreateStream(ctx, cfg)
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode == jsStreamStoreFailed {
+				// Seen once in CI with every test package running at once:
+				// the store could not be created (the server's log line
+				// says why). It exists nowhere yet, so one more try is
+				// safe; a second failure is reported with that reason.
+				time.Sleep(200 * time.Millisecond)
+				_, err = d.js.CreateStream(ctx, cfg)
+			}
 			if err != nil {
+				if d.embedded != nil {
+					if lines := d.embedded.LastErrors(); len(lines) > 0 {
+						return fmt.Errorf("natsdriver: create stream %s: %w (the server logged: %s)", name, err, strings.Join(lines, "; "))
+					}
+				}
 				return fmt.Errorf("natsdriver: create stream %s: %w", name, err)
 			}
 		}
@@ -200,6 +215,9 @@ func (d *Driver) CreateTopics(ctx context.Context, spec loadgen.TopicSpec) error
 	}
 	return nil
 }
+
+// jsStreamStoreFailed is JetStream's "error creating store for stream".
+const jsStreamStoreFailed = 10049
 
 // DeleteTopics implements loadgen.TopicDeleter.
 func (d *Driver) DeleteTopics(ctx context.Context, names []string) error {

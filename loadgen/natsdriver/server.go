@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -18,6 +19,7 @@ type Embedded struct {
 	srv  *server.Server
 	dir  string
 	sync loadgen.SyncPolicy
+	log  *errorLog
 }
 
 // EmbeddedMaxPayload is the embedded server's max_payload: the load
@@ -50,13 +52,50 @@ func StartEmbedded(dir string, sync loadgen.SyncPolicy) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsdriver: nats-server: %w", err)
 	}
+	// The server's errors and warnings are kept (the last few) so that an
+	// API error, which carries only a code, can be explained.
+	log := &errorLog{}
+	srv.SetLogger(log, false, false)
 	srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
 		return nil, errors.New("natsdriver: nats-server not ready after 10s")
 	}
-	return &Embedded{srv: srv, dir: dir, sync: sync}, nil
+	return &Embedded{srv: srv, dir: dir, sync: sync, log: log}, nil
 }
+
+// LastErrors returns the server's most recent error and warning lines.
+func (e *Embedded) LastErrors() []string { return e.log.last() }
+
+// errorLog is a server.Logger keeping the last errors and warnings.
+type errorLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const errorLogLines = 8
+
+func (l *errorLog) add(format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, v...))
+	if len(l.lines) > errorLogLines {
+		l.lines = l.lines[len(l.lines)-errorLogLines:]
+	}
+}
+
+func (l *errorLog) last() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+func (l *errorLog) Noticef(string, ...any)         {}
+func (l *errorLog) Debugf(string, ...any)          {}
+func (l *errorLog) Tracef(string, ...any)          {}
+func (l *errorLog) Warnf(format string, v ...any)  { l.add("warning: "+format, v...) }
+func (l *errorLog) Errorf(format string, v ...any) { l.add("error: "+format, v...) }
+func (l *errorLog) Fatalf(format string, v ...any) { l.add("fatal: "+format, v...) }
 
 // URL is the client URL.
 func (e *Embedded) URL() string { return e.srv.ClientURL() }

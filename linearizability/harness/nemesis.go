@@ -1,0 +1,118 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sluice-mq/sluice/broker/client"
+	"github.com/sluice-mq/sluice/internal/localcluster"
+	"github.com/sluice-mq/sluice/linearizability/history"
+)
+
+// nemesis throws the scenario's faults at the cluster, one at a time, until
+// stop closes; every fault is healed before the next and before it
+// returns. Times: a quiet spell of 1–3 s, the fault, 2–4 s (kills) or
+// session TTL + 1–2 s (pauses), heal.
+type nemesis struct {
+	c      *localcluster.Cluster
+	cl     *client.Client
+	rec    *history.Recorder
+	sc     Scenario
+	rng    *rand.Rand
+	log    io.Writer
+	faults int
+}
+
+// sessionTTL is the brokers' --session-ttl (serveArgs).
+const sessionTTL = 2 * time.Second
+
+func (n *nemesis) run(ctx context.Context, stop <-chan struct{}) error {
+	if len(n.sc.Faults) == 0 {
+		return nil
+	}
+	for {
+		if !wait(ctx, stop, jitter(n.rng, time.Second, 3*time.Second)) {
+			return nil
+		}
+		kind := n.sc.Faults[n.rng.IntN(len(n.sc.Faults))]
+		if err := n.inject(ctx, stop, kind); err != nil {
+			return err
+		}
+	}
+}
+
+func (n *nemesis) inject(ctx context.Context, stop <-chan struct{}, kind history.FaultKind) error {
+	parts, err := partitionMeta(ctx, n.cl)
+	if err != nil {
+		fmt.Fprintf(n.log, "nemesis: no metadata, skipping %s: %v\n", kind, err)
+		return nil
+	}
+	p := parts[n.rng.IntN(len(parts))]
+	target := p.Leader
+	if kind == history.F2KillFollower {
+		var followers []int32
+		for _, id := range p.Replicas {
+			if id != p.Leader {
+				followers = append(followers, id)
+			}
+		}
+		if len(followers) > 0 {
+			target = followers[n.rng.IntN(len(followers))]
+		}
+	}
+	if target < 0 {
+		fmt.Fprintf(n.log, "nemesis: %s-%d has no leader, skipping %s\n", topic, p.Partition, kind)
+		return nil
+	}
+	i := brokerIndex(target)
+	what := fmt.Sprintf("broker %d", target)
+	detail := fmt.Sprintf("%s-%d leader %d epoch %d", topic, p.Partition, p.Leader, p.LeaderEpoch)
+	n.faults++
+	switch kind {
+	case history.F1KillLeader, history.F2KillFollower:
+		id := n.rec.StartFault(kind, what, "kill -9; "+detail)
+		fmt.Fprintf(n.log, "nemesis: %s kill -9 %s (%s)\n", kind, what, detail)
+		if err := n.c.Kill(ctx, i); err != nil {
+			return err
+		}
+		wait(ctx, stop, jitter(n.rng, 2*time.Second, 4*time.Second))
+		err := n.c.StartBroker(ctx, i)
+		n.rec.EndFault(id)
+		fmt.Fprintf(n.log, "nemesis: %s restarted %s\n", kind, what)
+		return err
+	case history.F3PauseLeader:
+		id := n.rec.StartFault(kind, what, "SIGSTOP past the session TTL; "+detail)
+		fmt.Fprintf(n.log, "nemesis: %s pause %s (%s)\n", kind, what, detail)
+		if err := n.c.Pause(i); err != nil {
+			return err
+		}
+		wait(ctx, nil, sessionTTL+jitter(n.rng, time.Second, 2*time.Second))
+		err := n.c.Resume(i)
+		n.rec.EndFault(id)
+		fmt.Fprintf(n.log, "nemesis: %s resumed %s\n", kind, what)
+		return err
+	}
+	return fmt.Errorf("harness: fault %s is not implemented", kind)
+}
+
+// jitter is a duration in [lo, hi).
+func jitter(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)))
+}
+
+// wait waits d; false if stop closed or ctx ended first.
+func wait(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}

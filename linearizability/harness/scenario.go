@@ -1,0 +1,139 @@
+package harness
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluice-mq/sluice/broker/client"
+	"github.com/sluice-mq/sluice/linearizability/expect"
+	"github.com/sluice-mq/sluice/linearizability/history"
+)
+
+// Scenario is one configuration of the system under test and the faults
+// thrown at it.
+type Scenario struct {
+	Name        string
+	Description string
+	Mode        expect.ReplicationMode
+	Acks        history.Acks
+	Sync        expect.SyncPolicy
+	RF, MinISR  int
+	Idempotence bool
+	Unclean     bool
+	Partitions  int
+	// Faults are the kinds the nemesis draws from (none: a fault-free run).
+	Faults []history.FaultKind
+	// Producers and Readers are the numbers of sequential clients.
+	Producers, Readers int
+	// Duration is how long the clients run (the drain follows).
+	Duration time.Duration
+	// ExpectLoss marks the scenarios that exist to show the checker finds
+	// loss their configuration allows (acks=1 with a leader kill, ...):
+	// the run is expected to pass (the loss is allowed) and, over seeds,
+	// to report some.
+	ExpectLoss bool
+}
+
+// Config is what the scenario declares to the checkers.
+func (s Scenario) Config() expect.Config {
+	return expect.Config{
+		Scenario: s.Name, Acks: s.Acks, Sync: s.Sync, Replication: s.Mode,
+		RF: s.RF, MinISR: s.MinISR, Idempotence: s.Idempotence, Unclean: s.Unclean,
+		Faults: slices.Clone(s.Faults),
+	}
+}
+
+// topicConfigs are the topic settings the scenario runs with.
+func (s Scenario) topicConfigs() map[string]string {
+	return map[string]string{
+		"min.insync.replicas":            fmt.Sprint(s.MinISR),
+		"replication.mode":               string(s.Mode),
+		"sync.policy":                    string(s.Sync),
+		"unclean.leader.election.enable": fmt.Sprint(s.Unclean),
+	}
+}
+
+func (s Scenario) clientAcks() client.Acks {
+	switch s.Acks {
+	case history.AcksNone:
+		return client.AcksNone
+	case history.AcksLeader:
+		return client.AcksLeader
+	}
+	return client.AcksAll
+}
+
+func (s Scenario) withDefaults() Scenario {
+	if s.RF == 0 {
+		s.RF = 3
+	}
+	if s.MinISR == 0 {
+		s.MinISR = 2
+	}
+	if s.Partitions == 0 {
+		s.Partitions = 2
+	}
+	if s.Producers == 0 {
+		s.Producers = 3
+	}
+	if s.Readers == 0 {
+		s.Readers = 1
+	}
+	if s.Duration == 0 {
+		s.Duration = 30 * time.Second
+	}
+	if s.Mode == "" {
+		s.Mode = expect.ModeISR
+	}
+	if s.Sync == "" {
+		s.Sync = expect.SyncAlways
+	}
+	if s.Acks == "" {
+		s.Acks = history.AcksAll
+	}
+	return s
+}
+
+func strong(name string, mode expect.ReplicationMode, faults ...history.FaultKind) Scenario {
+	return Scenario{
+		Name: name, Mode: mode, Acks: history.AcksAll, Sync: expect.SyncAlways, RF: 3, MinISR: 2,
+		Idempotence: true, Faults: faults,
+		Description: fmt.Sprintf("acks=all, sync=always, RF=3, minISR=2, idempotent, %s mode; faults %v: no anomaly allowed", mode, faults),
+	}
+}
+
+// Scenarios are the built-in scenarios, by name.
+var Scenarios = map[string]Scenario{
+	"isr-kill":       strong("isr-kill", expect.ModeISR, history.F1KillLeader, history.F2KillFollower),
+	"quorum-kill":    strong("quorum-kill", expect.ModeQuorum, history.F1KillLeader, history.F2KillFollower),
+	"isr-pause":      strong("isr-pause", expect.ModeISR, history.F3PauseLeader),
+	"quorum-pause":   strong("quorum-pause", expect.ModeQuorum, history.F3PauseLeader),
+	"isr-calm":       strong("isr-calm", expect.ModeISR),
+	"quorum-calm":    strong("quorum-calm", expect.ModeQuorum),
+	"acks1-kill": {
+		Name: "acks1-kill", Mode: expect.ModeISR, Acks: history.AcksLeader, Sync: expect.SyncNever, RF: 3, MinISR: 2,
+		Idempotence: false, Faults: []history.FaultKind{history.F1KillLeader}, ExpectLoss: true,
+		Description: "acks=1, sync=never, leader kill -9: acknowledged writes the followers had not fetched may be lost, and the checker must say so",
+	},
+}
+
+// ScenarioNames lists the built-in scenarios in order.
+func ScenarioNames() []string {
+	var out []string
+	for n := range Scenarios {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Lookup returns a built-in scenario.
+func Lookup(name string) (Scenario, error) {
+	s, ok := Scenarios[name]
+	if !ok {
+		return Scenario{}, fmt.Errorf("harness: no scenario %q (have %s)", name, strings.Join(ScenarioNames(), ", "))
+	}
+	return s, nil
+}
