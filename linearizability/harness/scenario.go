@@ -106,12 +106,12 @@ func strong(name string, mode expect.ReplicationMode, faults ...history.FaultKin
 
 // Scenarios are the built-in scenarios, by name.
 var Scenarios = map[string]Scenario{
-	"isr-kill":       strong("isr-kill", expect.ModeISR, history.F1KillLeader, history.F2KillFollower),
-	"quorum-kill":    strong("quorum-kill", expect.ModeQuorum, history.F1KillLeader, history.F2KillFollower),
-	"isr-pause":      strong("isr-pause", expect.ModeISR, history.F3PauseLeader),
-	"quorum-pause":   strong("quorum-pause", expect.ModeQuorum, history.F3PauseLeader),
-	"isr-calm":       strong("isr-calm", expect.ModeISR),
-	"quorum-calm":    strong("quorum-calm", expect.ModeQuorum),
+	"isr-kill":     strong("isr-kill", expect.ModeISR, history.F1KillLeader, history.F2KillFollower),
+	"quorum-kill":  strong("quorum-kill", expect.ModeQuorum, history.F1KillLeader, history.F2KillFollower),
+	"isr-pause":    strong("isr-pause", expect.ModeISR, history.F3PauseLeader),
+	"quorum-pause": strong("quorum-pause", expect.ModeQuorum, history.F3PauseLeader),
+	"isr-calm":     strong("isr-calm", expect.ModeISR),
+	"quorum-calm":  strong("quorum-calm", expect.ModeQuorum),
 	"acks1-kill": {
 		Name: "acks1-kill", Mode: expect.ModeISR, Acks: history.AcksLeader, Sync: expect.SyncNever, RF: 3, MinISR: 2,
 		Idempotence: false, Faults: []history.FaultKind{history.F1KillLeader}, ExpectLoss: true,
