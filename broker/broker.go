@@ -132,7 +132,7 @@ func (b *Broker) start(ctx context.Context) error {
 		endpoints = b.embedded.Endpoints()
 		b.logger.Info("embedded etcd started", "endpoints", endpoints)
 	}
-	if b.etcd, err = coord.Dial(endpoints, 5*time.Second); err != nil {
+	if b.etcd, err = coord.Dial(endpoints, 5*time.Second, b.cfg.grpcDialOptions()...); err != nil {
 		return fmt.Errorf("broker: etcd %v: %w", endpoints, err)
 	}
 	if b.coord, err = coord.NewEtcd(ctx, b.etcd, "/sluice/"+b.cfg.Cluster+"/", b.logger); err != nil {
@@ -167,7 +167,8 @@ func (b *Broker) start(ctx context.Context) error {
 	b.goLoop(func() { _ = b.adminSrv.Serve(b.adminLn) })
 	b.awaitLeaderships(ctx)
 	b.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	b.logger.Info("broker started", "addr", b.Addr(), "data", b.DataAddr(), "admin", b.AdminAddr())
+	b.logger.Info("broker started", "addr", b.Addr(), "data", b.DataAddr(), "admin", b.AdminAddr(),
+		"advertised", b.AdvertisedAddr(), "advertisedData", b.AdvertisedDataAddr(), "sourceIP", b.cfg.SourceIP)
 	return nil
 }
 
@@ -264,7 +265,7 @@ func (b *Broker) goLoop(fn func()) {
 }
 
 func (b *Broker) info() coord.BrokerInfo {
-	return coord.BrokerInfo{ID: b.cfg.ID, Addr: b.Addr(), DataAddr: b.DataAddr(), AdminAddr: b.AdminAddr(), Rack: b.cfg.Rack}
+	return coord.BrokerInfo{ID: b.cfg.ID, Addr: b.AdvertisedAddr(), DataAddr: b.AdvertisedDataAddr(), AdminAddr: b.AdminAddr(), Rack: b.cfg.Rack}
 }
 
 // Addr is the bound gRPC address.
@@ -272,6 +273,24 @@ func (b *Broker) Addr() string { return addrOf(b.grpcLn) }
 
 // DataAddr is the bound data-plane address.
 func (b *Broker) DataAddr() string { return addrOf(b.dataLn) }
+
+// AdvertisedAddr is the gRPC address registered in etcd and returned in
+// metadata: Config.AdvertiseAddr, else the bound one.
+func (b *Broker) AdvertisedAddr() string {
+	if b.cfg.AdvertiseAddr != "" {
+		return b.cfg.AdvertiseAddr
+	}
+	return b.Addr()
+}
+
+// AdvertisedDataAddr is the data-plane address registered in etcd:
+// Config.AdvertiseDataAddr, else the bound one.
+func (b *Broker) AdvertisedDataAddr() string {
+	if b.cfg.AdvertiseDataAddr != "" {
+		return b.cfg.AdvertiseDataAddr
+	}
+	return b.DataAddr()
+}
 
 // AdminAddr is the bound admin HTTP address.
 func (b *Broker) AdminAddr() string { return addrOf(b.adminLn) }

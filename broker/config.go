@@ -1,9 +1,16 @@
 package broker
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
+	"strings"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/sluice-mq/sluice/engine/vfs"
 )
@@ -17,10 +24,27 @@ type Config struct {
 
 	// Listen is the gRPC address, DataListen the fetch data plane's,
 	// AdminListen the HTTP address of /metrics, /healthz and pprof. Use
-	// 127.0.0.1:0 for a free port; the bound addresses are advertised.
+	// 127.0.0.1:0 for a free port; the bound addresses are advertised
+	// unless AdvertiseAddr and AdvertiseDataAddr say otherwise.
 	Listen      string
 	DataListen  string
 	AdminListen string
+
+	// AdvertiseAddr and AdvertiseDataAddr are the gRPC and data-plane
+	// addresses the broker registers in etcd, so what other brokers and
+	// clients (through metadata) connect to, instead of the bound ones:
+	// Kafka's advertised.listeners, for a proxy or NAT in front of the
+	// broker. Empty: the bound address. host:port, with a port.
+	AdvertiseAddr     string
+	AdvertiseDataAddr string
+	// SourceIP is the local address of every connection the broker opens:
+	// gRPC to other brokers, replica fetches from leaders, the etcd client.
+	// A proxy in front of the other brokers and etcd then tells brokers
+	// apart by their source address and can cut one link (fault-injection
+	// tests, linearizability/). A loopback IP such as 127.0.0.12 — every
+	// address of 127/8 is local on Linux — since a loopback source reaches
+	// loopback destinations only. Empty: the system's choice.
+	SourceIP string
 
 	// EtcdEndpoints of an existing etcd cluster. Empty starts an embedded
 	// single-member etcd in DataDir/etcd listening on EtcdListen.
@@ -156,5 +180,60 @@ func (c Config) validate() error {
 	if err := validateConfigs(c.TopicDefaults); err != nil {
 		return fmt.Errorf("broker: topic defaults: %w", err)
 	}
+	for _, a := range []struct{ name, addr string }{{"advertised address", c.AdvertiseAddr}, {"advertised data address", c.AdvertiseDataAddr}} {
+		if a.addr == "" {
+			continue
+		}
+		if err := validateAdvertised(a.addr); err != nil {
+			return fmt.Errorf("broker: %s %q: %w", a.name, a.addr, err)
+		}
+	}
+	if c.SourceIP != "" {
+		if ip := net.ParseIP(c.SourceIP); ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("broker: source IP %q: want a loopback IP such as 127.0.0.12", c.SourceIP)
+		}
+	}
 	return nil
+}
+
+// validateAdvertised checks an address others can dial: a host (not the
+// unspecified 0.0.0.0 or ::) and a port (not 0).
+func validateAdvertised(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	if host == "" {
+		return errors.New("no host")
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return errors.New("an unspecified host cannot be dialed")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("port %q: want 1 to 65535", port)
+	}
+	return nil
+}
+
+// dialContext opens the broker's outgoing connections: from SourceIP when
+// set. Unix-socket addresses (an etcd endpoint unix://path, handed over by
+// gRPC as unix:path or unix:///path) are dialed as such, without a source.
+func (c Config) dialContext(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	if rest, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return d.DialContext(ctx, "unix", strings.TrimPrefix(rest, "//"))
+	}
+	if c.SourceIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.SourceIP)}
+	}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// grpcDialOptions are the options of the broker's gRPC connections (to
+// brokers and etcd): a dialer binding SourceIP when set, else gRPC's own.
+func (c Config) grpcDialOptions() []grpc.DialOption {
+	if c.SourceIP == "" {
+		return nil
+	}
+	return []grpc.DialOption{grpc.WithContextDialer(c.dialContext)}
 }

@@ -96,21 +96,11 @@ func needsLeader(snap *coord.Snapshot, ps coord.PartitionState) string {
 func (b *Broker) electLeaders(l coord.Leadership) (pending bool) {
 	snap := b.coord.Snapshot()
 	var jobs []electionJob
-	for name, parts := range snap.Partitions {
-		topic, ok := snap.Topics[name]
-		if !ok {
-			continue
+	b.eachPartition(snap, func(ps coord.PartitionState, settings topicSettings) {
+		if reason := needsLeader(snap, ps); ps.Revision != 0 && reason != "" {
+			jobs = append(jobs, electionJob{ps: ps, settings: settings, reason: reason})
 		}
-		settings := parseSettings(effectiveConfigs(topic.Configs, b.cfg.TopicDefaults))
-		for _, ps := range parts {
-			if ps.Revision == 0 {
-				continue
-			}
-			if reason := needsLeader(snap, ps); reason != "" {
-				jobs = append(jobs, electionJob{ps: ps, settings: settings, reason: reason})
-			}
-		}
-	}
+	})
 	if len(jobs) == 0 {
 		return false
 	}
@@ -316,25 +306,15 @@ func allAnswered(ids []int32, status func(int32) *brokerpb.ReplicaStatus) bool {
 func (b *Broker) rebalanceLeaders(l coord.Leadership) {
 	snap := b.coord.Snapshot()
 	var jobs []electionJob
-	for name, parts := range snap.Partitions {
-		topic, ok := snap.Topics[name]
-		if !ok {
-			continue
+	b.eachPartition(snap, func(ps coord.PartitionState, settings topicSettings) {
+		if settings.quorum || ps.Revision == 0 || len(ps.Replicas) == 0 || ps.TargetReplicas != nil || needsLeader(snap, ps) != "" {
+			return
 		}
-		settings := parseSettings(effectiveConfigs(topic.Configs, b.cfg.TopicDefaults))
-		if settings.quorum {
-			continue
+		pref := ps.Replicas[0]
+		if _, live := snap.Brokers[pref]; live && ps.Leader != pref && slices.Contains(ps.ISR, pref) {
+			jobs = append(jobs, electionJob{ps: ps, settings: settings, reason: "preferred"})
 		}
-		for _, ps := range parts {
-			if ps.Revision == 0 || len(ps.Replicas) == 0 || ps.TargetReplicas != nil || needsLeader(snap, ps) != "" {
-				continue
-			}
-			pref := ps.Replicas[0]
-			if _, live := snap.Brokers[pref]; live && ps.Leader != pref && slices.Contains(ps.ISR, pref) {
-				jobs = append(jobs, electionJob{ps: ps, settings: settings, reason: "preferred"})
-			}
-		}
-	}
+	})
 	if len(jobs) == 0 {
 		return
 	}
@@ -353,6 +333,21 @@ func (b *Broker) rebalanceLeaders(l coord.Leadership) {
 		}
 		b.metrics.elections.WithLabelValues("preferred", "preferred").Inc()
 		b.logger.Info("leadership moved to the preferred replica", "topic", j.ps.Topic, "partition", j.ps.Partition, "from", j.ps.Leader, "to", pref, "epoch", next.LeaderEpoch)
+	}
+}
+
+// eachPartition calls fn for every partition of every topic in snap, with
+// the topic's effective settings.
+func (b *Broker) eachPartition(snap *coord.Snapshot, fn func(ps coord.PartitionState, settings topicSettings)) {
+	for name, parts := range snap.Partitions {
+		topic, ok := snap.Topics[name]
+		if !ok {
+			continue // deleted: its partition keys go with it
+		}
+		settings := parseSettings(effectiveConfigs(topic.Configs, b.cfg.TopicDefaults))
+		for _, ps := range parts {
+			fn(ps, settings)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -135,7 +136,9 @@ func (f *fetcher) connect(id int32) (net.Conn, error) {
 		f.conn = nil
 	}
 	f.mu.Unlock()
-	c, err := net.DialTimeout("tcp", info.DataAddr, 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	c, err := f.p.b.cfg.dialContext(ctx, info.DataAddr)
+	cancel()
 	if err != nil {
 		return nil, err
 	}

@@ -642,7 +642,8 @@ func (b *Broker) brokerClient(id int32) (brokerpb.SluiceClient, *Error) {
 	cc, ok := b.forward[bi.Addr]
 	if !ok {
 		var err error
-		if cc, err = grpc.NewClient(bi.Addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		opts := append(b.cfg.grpcDialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if cc, err = grpc.NewClient(bi.Addr, opts...); err != nil {
 			return nil, errf(codeBrokerNotAvailable, "broker %d at %s: %v", id, bi.Addr, err)
 		}
 		b.forward[bi.Addr] = cc

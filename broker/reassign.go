@@ -181,27 +181,20 @@ func liveBrokerIDs(snap *coord.Snapshot) []int32 {
 func (b *Broker) advanceReassignments(l coord.Leadership) (pending bool) {
 	snap := b.coord.Snapshot()
 	var jobs, needStatus []electionJob
-	for name, parts := range snap.Partitions {
-		topic, ok := snap.Topics[name]
-		if !ok {
-			continue
+	b.eachPartition(snap, func(ps coord.PartitionState, settings topicSettings) {
+		if ps.Revision == 0 || ps.TargetReplicas == nil {
+			return
 		}
-		settings := parseSettings(effectiveConfigs(topic.Configs, b.cfg.TopicDefaults))
-		for _, ps := range parts {
-			if ps.Revision == 0 || ps.TargetReplicas == nil {
-				continue
-			}
-			pending = true
-			if needsLeader(snap, ps) != "" {
-				continue // the election comes first
-			}
-			j := electionJob{ps: ps, settings: settings, reason: "reassign"}
-			jobs = append(jobs, j)
-			if !settings.quorum && !slices.Contains(ps.TargetReplicas, ps.Leader) {
-				needStatus = append(needStatus, j)
-			}
+		pending = true
+		if needsLeader(snap, ps) != "" {
+			return // the election comes first
 		}
-	}
+		j := electionJob{ps: ps, settings: settings, reason: "reassign"}
+		jobs = append(jobs, j)
+		if !settings.quorum && !slices.Contains(ps.TargetReplicas, ps.Leader) {
+			needStatus = append(needStatus, j)
+		}
+	})
 	if len(jobs) == 0 {
 		return pending
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,40 +57,8 @@ func TestReassignUnderLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			var mu sync.Mutex
-			var acked []string
-			stop := make(chan struct{})
-			produced := make(chan error, 1)
-			go func() {
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						produced <- nil
-						return
-					default:
-					}
-					v := fmt.Sprintf("v%05d", i)
-					if _, err := p.Send(ctx, client.Message{Topic: "mv", Partition: 0, Value: []byte(v)}); err != nil {
-						produced <- fmt.Errorf("send %s: %w", v, err)
-						return
-					}
-					mu.Lock()
-					acked = append(acked, v)
-					mu.Unlock()
-				}
-			}()
-			ackedCount := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-			waitAcked := func(n int) {
-				t.Helper()
-				for ackedCount() < n {
-					select {
-					case err := <-produced:
-						t.Fatalf("the producer stopped at %d acknowledged records: %v", ackedCount(), err)
-					case <-time.After(5 * time.Millisecond): // polling interval
-					}
-				}
-			}
-			waitAcked(200)
+			w := brokertest.StartWriter(ctx, p, "mv", 0, "v")
+			w.WaitAcked(t, ctx, 200)
 			began := time.Now()
 			after, err := cl.ReassignPartitions(ctx, "mv", map[int32][]int32{0: target})
 			if err != nil {
@@ -108,18 +75,11 @@ func TestReassignUnderLoad(t *testing.T) {
 				if len(r) == 0 {
 					break
 				}
-				select {
-				case err := <-produced:
-					t.Fatalf("producer stopped during the reassignment: %v", err)
-				case <-time.After(20 * time.Millisecond): // polling interval
-				}
+				w.WaitAcked(t, ctx, w.Count()+1) // and the producer goes on meanwhile
 			}
-			t.Logf("%s: %v -> %v (leader %d) in %v with %d records acknowledged so far", mode, old, target, leader, time.Since(began), ackedCount())
-			waitAcked(ackedCount() + 100)
-			close(stop)
-			if err := <-produced; err != nil {
-				t.Fatal(err)
-			}
+			t.Logf("%s: %v -> %v (leader %d) in %v with %d records acknowledged so far", mode, old, target, leader, time.Since(began), w.Count())
+			w.WaitAcked(t, ctx, w.Count()+100)
+			acked := w.Stop(t)
 			pi := partitionOf(t, ctx, cl, "mv", 0)
 			if !slices.Equal(pi.Replicas, target) || !slices.Contains(target, pi.Leader) {
 				t.Fatalf("after the reassignment: replicas %v leader %d, want replicas %v", pi.Replicas, pi.Leader, target)

@@ -161,8 +161,10 @@ const defaultDialTimeout = 5 * time.Second
 
 // Dial connects a client to etcd and checks that the cluster answers a
 // linearizable read within dialTimeout (0: 5 s). The client's own logging is
-// silenced; the coordinator logs what matters through slog.
-func Dial(endpoints []string, dialTimeout time.Duration) (*clientv3.Client, error) {
+// silenced; the coordinator logs what matters through slog. dialOpts are
+// added to the client's gRPC options (the broker's dialer binding its
+// source IP).
+func Dial(endpoints []string, dialTimeout time.Duration, dialOpts ...grpc.DialOption) (*clientv3.Client, error) {
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("%w: no etcd endpoints", ErrInvalid)
 	}
@@ -181,10 +183,10 @@ func Dial(endpoints []string, dialTimeout time.Duration) (*clientv3.Client, erro
 		// Reconnect within a couple of seconds once etcd is back (a
 		// restart of the embedded member, a rolling restart of the
 		// cluster), instead of gRPC's default backoff of up to 2 min.
-		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+		DialOptions: append([]grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 			MinConnectTimeout: dialTimeout,
-		})},
+		})}, dialOpts...),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("coord: dial etcd %v: %w", endpoints, err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,44 @@ func TestBenchQuickSweepEmbedded(t *testing.T) {
 	benchCLI(t, "chart", rd)
 	if _, err := os.Stat(report); err != nil {
 		t.Fatalf("sluice chart did not redraw the report: %v", err)
+	}
+}
+
+// TestBenchRunAndRerun: `bench run` stores one open-loop run;
+// `bench --rerun DIR` repeats it (same workload, same flags) into a new
+// directory.
+func TestBenchRunAndRerun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the sluice binary and a cluster of processes")
+	}
+	dir := t.TempDir()
+	wl := filepath.Join(dir, "run.yaml")
+	short := strings.Replace(oneCombo, "name: ci-sweep", "name: ci-run", 1)
+	if err := os.WriteFile(wl, []byte(short), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := filepath.Join(dir, "results")
+	first := resultDir(t, benchCLI(t, "bench", "run", "--results", res, "--name", "first", "--dir", dir, wl))
+	a, err := results.Read(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Info.Kind != results.KindRun || len(a.Steps) != 1 || a.Steps[0].Result == nil || a.Steps[0].Result.Counts.Acked == 0 {
+		t.Fatalf("bench run stored %+v", a.Info)
+	}
+	if r := a.Steps[0].Result; r.TargetRate != 1000 || r.Loop != "open" {
+		t.Errorf("the run was not open loop at the workload's 1000 msgs/s: %s at %v", r.Loop, r.TargetRate)
+	}
+	second := resultDir(t, benchCLI(t, "bench", "--rerun", first))
+	if second == first {
+		t.Fatal("--rerun wrote over the run it repeats")
+	}
+	b, err := results.Read(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Info.Kind != results.KindRun || b.Info.Workload.Name != "ci-run" || b.Info.Workload.Rate != a.Info.Workload.Rate ||
+		!slices.Equal(b.Info.Args, a.Info.Args) || b.Steps[0].Result == nil || b.Steps[0].Result.Counts.Acked == 0 {
+		t.Fatalf("rerun stored %+v, want the workload and args of %+v", b.Info, a.Info)
 	}
 }

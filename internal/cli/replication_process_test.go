@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,44 +67,8 @@ func TestReplicatedKillLeader(t *testing.T) {
 	}
 	defer p.Close()
 
-	// The producer writes one record at a time until told to stop.
-	var mu sync.Mutex
-	var acked []string
-	var ackTimes []time.Time
-	stop := make(chan struct{})
-	produced := make(chan error, 1)
-	go func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				produced <- nil
-				return
-			default:
-			}
-			v := fmt.Sprintf("r%06d", i)
-			if _, err := p.Send(ctx, client.Message{Topic: "kill", Partition: 0, Value: []byte(v)}); err != nil {
-				produced <- fmt.Errorf("send %s: %w", v, err)
-				return
-			}
-			mu.Lock()
-			acked, ackTimes = append(acked, v), append(ackTimes, time.Now())
-			mu.Unlock()
-		}
-	}()
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-	waitCount := func(n int) {
-		t.Helper()
-		for count() < n {
-			select {
-			case err := <-produced:
-				t.Fatalf("producer stopped: %v", err)
-			case <-ctx.Done():
-				t.Fatalf("only %d of %d records acknowledged", count(), n)
-			case <-time.After(10 * time.Millisecond): // polling interval
-			}
-		}
-	}
-	waitCount(200)
+	w := brokertest.StartWriter(ctx, p, "kill", 0, "r")
+	w.WaitAcked(t, ctx, 200)
 	leader := brokertest.Leader(t, ctx, cl, "kill", 0)
 	victim := servers[leader-1]
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -113,24 +76,19 @@ func TestReplicatedKillLeader(t *testing.T) {
 	}
 	killed := time.Now()
 	<-victim.done
-	before := count()
-	waitCount(before + 1)
-	mu.Lock()
-	failover := ackTimes[before].Sub(killed)
-	mu.Unlock()
+	before := w.Count()
+	w.WaitAcked(t, ctx, before+1)
+	failover := w.AckTime(before).Sub(killed)
 	t.Logf("leader %d killed; first acks=all record acknowledged %v later (session TTL 2s)", leader, failover)
 	if failover > 20*time.Second {
 		t.Fatalf("failover took %v", failover)
 	}
-	waitCount(before + 200)
+	w.WaitAcked(t, ctx, before+200)
 	// The killed broker restarts on its data and rejoins.
 	start(int(leader - 1))
 	brokertest.WaitISR(t, ctx, cl, "kill", 0, 3)
-	waitCount(count() + 50)
-	close(stop)
-	if err := <-produced; err != nil {
-		t.Fatal(err)
-	}
+	w.WaitAcked(t, ctx, w.Count()+50)
+	acked := w.Stop(t)
 	// Let every follower fetch the last records, then stop cleanly.
 	brokertest.WaitISR(t, ctx, cl, "kill", 0, 3)
 	for _, s := range servers {

@@ -50,6 +50,9 @@ func serveSettings() []setting {
 		{"data-dir", "./sluice-data", "directory for partition logs (and the embedded etcd)", str(func(c *broker.Config) *string { return &c.DataDir })},
 		{"listen", broker.DefaultListen, "gRPC address (127.0.0.1:0 picks a free port)", str(func(c *broker.Config) *string { return &c.Listen })},
 		{"data-listen", broker.DefaultDataListen, "fetch data-plane address", str(func(c *broker.Config) *string { return &c.DataListen })},
+		{"advertise-addr", "", "gRPC address registered for other brokers and clients (a proxy in front of this broker); empty: the bound --listen address", str(func(c *broker.Config) *string { return &c.AdvertiseAddr })},
+		{"advertise-data-addr", "", "data-plane address registered for other brokers and clients; empty: the bound --data-listen address", str(func(c *broker.Config) *string { return &c.AdvertiseDataAddr })},
+		{"source-ip", "", "loopback IP (e.g. 127.0.0.12) every outgoing connection binds, to other brokers and etcd, so a fault-injection proxy can tell brokers apart; empty: the system's choice", str(func(c *broker.Config) *string { return &c.SourceIP })},
 		{"admin-listen", broker.DefaultAdminListen, "HTTP address for /metrics, /healthz and /debug/pprof", str(func(c *broker.Config) *string { return &c.AdminListen })},
 		{"etcd-endpoints", "", "comma-separated etcd client URLs; empty starts an embedded etcd in the data dir", func(c *broker.Config, v string) error {
 			c.EtcdEndpoints = nil
@@ -141,6 +144,10 @@ that order of precedence. When the broker is ready it prints one line:
 
   ready broker=<id> addr=<grpc> data=<data plane> admin=<http> etcd=<endpoints>
 
+with the bound addresses, followed by advertised=<grpc> and
+advertised-data=<data plane> when --advertise-addr or --advertise-data-addr
+is set.
+
 SIGTERM or SIGINT shuts it down gracefully: it stops taking requests,
 finishes those in flight, syncs every partition, writes the clean-shutdown
 markers and exits 0.`
@@ -188,13 +195,27 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf(stderr, exitFailure, "serve: %v", err)
 	}
-	fmt.Fprintf(stdout, "ready broker=%d addr=%s data=%s admin=%s etcd=%s\n", b.ID(), b.Addr(), b.DataAddr(), b.AdminAddr(), strings.Join(b.EtcdEndpoints(), ","))
+	fmt.Fprintln(stdout, readyLine(b, cfg))
 	<-ctx.Done()
 	stop()
 	if err := b.Stop(context.Background()); err != nil {
 		return failf(stderr, exitFailure, "serve: shutdown: %v", err)
 	}
 	return exitOK
+}
+
+// readyLine is what serve prints once the broker is ready: the bound
+// addresses (a harness aims its proxies at them), then the advertised ones
+// that were set.
+func readyLine(b *broker.Broker, cfg broker.Config) string {
+	line := fmt.Sprintf("ready broker=%d addr=%s data=%s admin=%s etcd=%s", b.ID(), b.Addr(), b.DataAddr(), b.AdminAddr(), strings.Join(b.EtcdEndpoints(), ","))
+	if cfg.AdvertiseAddr != "" {
+		line += " advertised=" + b.AdvertisedAddr()
+	}
+	if cfg.AdvertiseDataAddr != "" {
+		line += " advertised-data=" + b.AdvertisedDataAddr()
+	}
+	return line
 }
 
 // resolveServeConfig applies defaults, then the YAML file, then SLUICE_*

@@ -15,11 +15,14 @@
 // stops waiting for is unknown.
 //
 // What the nemesis does today: F1 (kill -9 a partition leader, restart it
-// after a while), F2 (the same to a follower) and F3 (SIGSTOP the leader
+// after a while), F2 (the same to a follower), F3 (SIGSTOP the leader
 // longer than its session TTL, then SIGCONT: a zombie that must not
-// acknowledge). Partitions through a proxy (F4, F5), disk faults (F6, F7),
-// lost unsynced writes (F8, F9) and consumer faults (F11) are not
-// implemented yet.
+// acknowledge) and F9 without the power loss (the leader's followers are
+// paused briefly — still in the ISR, sessions alive — while the leader
+// takes writes alone and is killed; they resume and one leads). Partitions
+// through a proxy (F4, F5; internal/netproxy and the brokers'
+// --advertise-addr/--source-ip exist for it), disk faults (F6, F7), lost
+// unsynced writes (F8) and consumer faults (F11) are not implemented yet.
 //
 // Runs are seeded: the seed chooses partitions, fault kinds, targets and
 // timings (the cluster's own timing is not reproducible, so a seed replays

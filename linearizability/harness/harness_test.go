@@ -101,12 +101,13 @@ func TestStrongScenariosPass(t *testing.T) {
 // TestAcks1LeaderKillShowsLoss: with acks=1 and sync=never a killed
 // leader takes its unreplicated acknowledged tail along; the checker must
 // find that loss (allowed by the configuration, so the run passes) within
-// a few seeded runs.
+// a few seeded runs (one usually; under CI load, where less is in flight,
+// it took more than three once).
 func TestAcks1LeaderKillShowsLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of processes under faults")
 	}
-	for seed := uint64(7); seed < 10; seed++ {
+	for seed := uint64(7); seed < 12; seed++ {
 		out := runScenario(t, "acks1-kill", seed, 12*time.Second)
 		if !out.Verdict.Pass {
 			t.Fatalf("seed %d: %s", seed, out.Verdict.Summary())
@@ -116,5 +117,5 @@ func TestAcks1LeaderKillShowsLoss(t *testing.T) {
 			return
 		}
 	}
-	t.Fatal("three acks=1 leader-kill runs and no lost write found: the checker (or the fault) is not doing its job")
+	t.Fatal("five acks=1 leader-kill runs and no lost write found: the checker (or the fault) is not doing its job")
 }

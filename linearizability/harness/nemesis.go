@@ -83,6 +83,40 @@ func (n *nemesis) inject(ctx context.Context, stop <-chan struct{}, kind history
 		n.rec.EndFault(id)
 		fmt.Fprintf(n.log, "nemesis: %s restarted %s\n", kind, what)
 		return err
+	case history.F9LastReplica:
+		// The leader's followers fall behind (SIGSTOP, shorter than the
+		// lag bound and the session, so they stay in the ISR and keep
+		// their registrations), the leader takes writes alone and dies;
+		// the followers come back and one of them leads. What the
+		// leader alone had was acknowledged only under acks=1.
+		var followers []int
+		for _, id := range p.Replicas {
+			if id != p.Leader {
+				followers = append(followers, brokerIndex(id))
+			}
+		}
+		id := n.rec.StartFault(kind, what, "followers paused, leader kill -9, followers resumed; "+detail)
+		fmt.Fprintf(n.log, "nemesis: %s pause the followers of %s, then kill -9 it (%s)\n", kind, what, detail)
+		for _, f := range followers {
+			if err := n.c.Pause(f); err != nil {
+				return err
+			}
+		}
+		wait(ctx, nil, jitter(n.rng, 400*time.Millisecond, 800*time.Millisecond))
+		killErr := n.c.Kill(ctx, i)
+		for _, f := range followers {
+			if err := n.c.Resume(f); err != nil {
+				return err
+			}
+		}
+		if killErr != nil {
+			return killErr
+		}
+		wait(ctx, stop, jitter(n.rng, 2*time.Second, 4*time.Second))
+		err := n.c.StartBroker(ctx, i)
+		n.rec.EndFault(id)
+		fmt.Fprintf(n.log, "nemesis: %s restarted %s\n", kind, what)
+		return err
 	case history.F3PauseLeader:
 		id := n.rec.StartFault(kind, what, "SIGSTOP past the session TTL; "+detail)
 		fmt.Fprintf(n.log, "nemesis: %s pause %s (%s)\n", kind, what, detail)

@@ -114,9 +114,12 @@ var Scenarios = map[string]Scenario{
 	"quorum-calm":  strong("quorum-calm", expect.ModeQuorum),
 	"acks1-kill": {
 		Name: "acks1-kill", Mode: expect.ModeISR, Acks: history.AcksLeader, Sync: expect.SyncNever, RF: 3, MinISR: 2,
-		Idempotence: false, Faults: []history.FaultKind{history.F1KillLeader}, ExpectLoss: true,
-		Description: "acks=1, sync=never, leader kill -9: acknowledged writes the followers had not fetched may be lost, and the checker must say so",
+		Idempotence: false, Faults: []history.FaultKind{history.F1KillLeader, history.F9LastReplica}, ExpectLoss: true,
+		Producers:   8,
+		Description: "acks=1, sync=never, leader kill -9 (also with its followers lagging): acknowledged writes the followers had not fetched are lost, and the checker must say so",
 	},
+	"isr-last-replica":    strong("isr-last-replica", expect.ModeISR, history.F9LastReplica),
+	"quorum-last-replica": strong("quorum-last-replica", expect.ModeQuorum, history.F9LastReplica),
 }
 
 // ScenarioNames lists the built-in scenarios in order.
