@@ -33,9 +33,11 @@ verdict.json, and the cluster's logs (its data too when the check fails).
 It prints the seed and the command that replays the check.
 
 Implemented faults: kill -9 of a leader or follower (F1, F2), a pause past
-the session TTL (F3), and the leader killed while its followers lag (F9,
-without the power loss). Partitions (F4, F5), disk faults (F6, F7), lost
-unsynced writes (F8) and consumer faults (F11) are not yet.
+the session TTL (F3), the leader isolated from the other brokers and etcd
+while clients still reach it (F4), brokers cut from etcd (F5a, F5b; every
+link runs through a proxy), and the leader killed while its followers lag
+(F9, without the power loss). Disk faults (F6, F7), lost unsynced writes
+(F8) and consumer faults (F11) are not yet.
 
 Exit status: 0 when every check passed; 1 when one found a forbidden
 anomaly or could not run; 2 for usage errors.`

@@ -29,6 +29,9 @@ type Options struct {
 	FastEtcd bool
 	// StartTimeout bounds each process's start (default 60 s).
 	StartTimeout time.Duration
+	// Proxied puts every broker-broker and broker-etcd link through a
+	// proxy that can cut it (network.go: Isolate, CutFromEtcd).
+	Proxied bool
 }
 
 // Proc is one process of the cluster.
@@ -75,6 +78,7 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	brokers []*Proc // index i is broker id i+1; nil before the first start
+	net     *network
 }
 
 // Start starts etcd and the brokers and returns once every broker is
@@ -99,6 +103,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.Etcd, c.Endpoints = etcd, etcd.Ready["etcd"]
+	if opts.Proxied {
+		if c.net, err = newNetwork(opts.Brokers, strings.Split(c.Endpoints, ",")[0]); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+		c.Endpoints = "http://" + c.net.etcd.Addr()
+	}
 	errs := make([]error, opts.Brokers)
 	var wg sync.WaitGroup
 	for i := range opts.Brokers {
@@ -131,13 +142,18 @@ func (c *Cluster) DataDir(i int) string {
 	return filepath.Join(c.opts.Dir, fmt.Sprintf("broker-%d", i+1))
 }
 
-// Addrs are the gRPC addresses of the brokers that are running.
+// Addrs are the gRPC addresses of the brokers that are running (their
+// proxies' when proxied: what the brokers advertise).
 func (c *Cluster) Addrs() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []string
-	for _, p := range c.brokers {
-		if p != nil && !p.Exited() {
+	for i, p := range c.brokers {
+		switch {
+		case p == nil || p.Exited():
+		case c.net != nil:
+			out = append(out, c.net.grpc[i].Addr())
+		default:
 			out = append(out, p.Ready["addr"])
 		}
 	}
@@ -159,10 +175,16 @@ func (c *Cluster) StartBroker(ctx context.Context, i int) error {
 	}
 	args := []string{"serve", "--broker-id", strconv.Itoa(i + 1), "--data-dir", c.DataDir(i),
 		"--listen", listen, "--data-listen", data, "--admin-listen", admin, "--etcd-endpoints", c.Endpoints}
+	if c.net != nil {
+		args = append(args, c.net.serveArgs(i)...)
+	}
 	args = append(args, c.opts.ServeArgs...)
 	p, err := c.spawn(ctx, fmt.Sprintf("broker-%d", i+1), args)
 	if err != nil {
 		return err
+	}
+	if c.net != nil {
+		c.net.started(i, p.Ready)
 	}
 	c.mu.Lock()
 	c.brokers[i] = p
@@ -238,6 +260,9 @@ func (c *Cluster) Close() error {
 		}()
 	}
 	wg.Wait()
+	if c.net != nil {
+		c.net.close()
+	}
 	if c.Etcd != nil && !c.Etcd.Exited() {
 		_ = c.Etcd.cmd.Process.Signal(syscall.SIGTERM)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -17,11 +17,12 @@
 // What the nemesis does today: F1 (kill -9 a partition leader, restart it
 // after a while), F2 (the same to a follower), F3 (SIGSTOP the leader
 // longer than its session TTL, then SIGCONT: a zombie that must not
-// acknowledge) and F9 without the power loss (the leader's followers are
-// paused briefly — still in the ISR, sessions alive — while the leader
-// takes writes alone and is killed; they resume and one leads). Partitions
-// through a proxy (F4, F5; internal/netproxy and the brokers'
-// --advertise-addr/--source-ip exist for it), disk faults (F6, F7), lost
+// acknowledge), F4 (the leader cut from the other brokers and etcd while
+// clients still reach it), F5a/F5b (every broker / the leader cut from
+// etcd) — every link goes through internal/netproxy, the brokers started
+// with --advertise-addr and --source-ip — and F9 without the power loss
+// (the leader's followers paused briefly, still in the ISR, while the
+// leader takes writes alone and is killed). Disk faults (F6, F7), lost
 // unsynced writes (F8) and consumer faults (F11) are not implemented yet.
 //
 // Runs are seeded: the seed chooses partitions, fault kinds, targets and

@@ -16,8 +16,12 @@ import (
 	"github.com/sluice-mq/sluice/linearizability/history"
 )
 
-// heal restarts the brokers that are down and resumes paused ones.
+// heal lifts network faults, restarts the brokers that are down and
+// resumes paused ones.
 func heal(ctx context.Context, c *localcluster.Cluster) error {
+	if err := c.HealNetwork(); err != nil {
+		return err
+	}
 	for i := range c.Len() {
 		if p := c.Broker(i); p == nil || p.Exited() {
 			if err := c.StartBroker(ctx, i); err != nil {

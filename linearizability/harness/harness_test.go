@@ -70,14 +70,16 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) { w.t.Logf("%s", p); return len(p), nil }
 
 // TestStrongScenariosPass: acks=all, sync=always, RF=3, minISR=2,
-// idempotence, leaders and followers killed: no anomaly is allowed and
-// none occurs, in both replication modes. The report replays to the same
+// idempotence; leaders and followers killed, the leader isolated from its
+// followers and etcd (clients still reaching it) or cut from etcd, the
+// leader killed while its followers lag: no anomaly is allowed and none
+// occurs, in both replication modes. The report replays to the same
 // verdict.
 func TestStrongScenariosPass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of processes under faults")
 	}
-	for _, name := range []string{"isr-kill", "quorum-kill"} {
+	for _, name := range []string{"isr-kill", "quorum-kill", "isr-partition", "quorum-last-replica"} {
 		t.Run(name, func(t *testing.T) {
 			out := runScenario(t, name, 11, 12*time.Second)
 			v := out.Verdict

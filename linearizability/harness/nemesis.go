@@ -117,6 +117,30 @@ func (n *nemesis) inject(ctx context.Context, stop <-chan struct{}, kind history
 		n.rec.EndFault(id)
 		fmt.Fprintf(n.log, "nemesis: %s restarted %s\n", kind, what)
 		return err
+	case history.F4IsolateLeader, history.F5bEtcdCutLeader, history.F5aEtcdCutAll:
+		var cut func() error
+		var how string
+		switch kind {
+		case history.F4IsolateLeader:
+			cut, how = func() error { return n.c.Isolate(i) }, "cut from the other brokers and etcd, clients still reach it"
+		case history.F5bEtcdCutLeader:
+			cut, how = func() error { return n.c.CutFromEtcd(i) }, "cut from etcd"
+		default:
+			what = "every broker"
+			cut, how = func() error { return n.c.CutFromEtcd() }, "every broker cut from etcd"
+		}
+		id := n.rec.StartFault(kind, what, how+"; "+detail)
+		fmt.Fprintf(n.log, "nemesis: %s %s: %s (%s)\n", kind, what, how, detail)
+		if err := cut(); err != nil {
+			return err
+		}
+		// Past the session TTL: the leader's lease expires and it must
+		// stop acknowledging (self-fencing) while the others elect.
+		wait(ctx, nil, sessionTTL+jitter(n.rng, time.Second, 2*time.Second))
+		err := n.c.HealNetwork()
+		n.rec.EndFault(id)
+		fmt.Fprintf(n.log, "nemesis: %s healed\n", kind)
+		return err
 	case history.F3PauseLeader:
 		id := n.rec.StartFault(kind, what, "SIGSTOP past the session TTL; "+detail)
 		fmt.Fprintf(n.log, "nemesis: %s pause %s (%s)\n", kind, what, detail)

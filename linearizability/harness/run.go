@@ -67,7 +67,10 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
 	fmt.Fprintf(opts.Log, "check %s: seed %d, %v, cluster in %s\n", sc.Name, opts.Seed, sc.Duration, clusterDir)
 
-	c, err := localcluster.Start(ctx, localcluster.Options{Binary: opts.Binary, Dir: clusterDir, FastEtcd: true, ServeArgs: serveArgs})
+	// Every link goes through a proxy (internal/netproxy), so partitions
+	// (F4, F5) can cut it; clients reach the brokers through the same
+	// proxies from 127.0.0.1, which no fault names.
+	c, err := localcluster.Start(ctx, localcluster.Options{Binary: opts.Binary, Dir: clusterDir, FastEtcd: true, ServeArgs: serveArgs, Proxied: true})
 	if err != nil {
 		return nil, err
 	}

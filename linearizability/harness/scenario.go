@@ -118,6 +118,9 @@ var Scenarios = map[string]Scenario{
 		Producers:   8,
 		Description: "acks=1, sync=never, leader kill -9 (also with its followers lagging): acknowledged writes the followers had not fetched are lost, and the checker must say so",
 	},
+	"isr-partition":       strong("isr-partition", expect.ModeISR, history.F4IsolateLeader, history.F5bEtcdCutLeader),
+	"quorum-partition":    strong("quorum-partition", expect.ModeQuorum, history.F4IsolateLeader, history.F5bEtcdCutLeader),
+	"etcd-cut":            strong("etcd-cut", expect.ModeISR, history.F5aEtcdCutAll),
 	"isr-last-replica":    strong("isr-last-replica", expect.ModeISR, history.F9LastReplica),
 	"quorum-last-replica": strong("quorum-last-replica", expect.ModeQuorum, history.F9LastReplica),
 }
