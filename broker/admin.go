@@ -313,6 +313,11 @@ func (b *Broker) listOffsets(req *brokerpb.ListOffsetsRequest) (*brokerpb.ListOf
 		return nil, e
 	}
 	resp := &brokerpb.ListOffsetsResponse{LeaderEpoch: st.leaderEpoch}
+	if req.Spec != brokerpb.OffsetSpec_EARLIEST {
+		if e := st.hwReadable(req.Topic, req.Partition); e != nil {
+			return nil, e
+		}
+	}
 	switch req.Spec {
 	case brokerpb.OffsetSpec_EARLIEST:
 		resp.Offset = p.log.LogStartOffset()

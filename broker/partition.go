@@ -51,6 +51,11 @@ type replicaState struct {
 	minISRSatisfied bool
 	// eligible: may be elected leader (the unclean-restart rule).
 	eligible bool
+	// epochStartOffset (leader): where this leader's epoch begins in the
+	// log. Until the high watermark reaches it, the high watermark may be
+	// below one an earlier leader already exposed (a follower learns the
+	// high watermark one fetch late), so it is not served (hwReadable).
+	epochStartOffset int64
 	// followers are the leader's view of its followers' ends, for
 	// durability receipts.
 	followers []followerEnds
@@ -364,6 +369,14 @@ func (p *partition) publishReady(rd replication.Ready) {
 	status := p.node.Status()
 	next.replicas, next.isr = brokerIDs(status.Replicas), brokerIDs(status.ISR)
 	next.minISRSatisfied = rd.MinISRSatisfied
+	next.epochStartOffset = -1
+	if rd.Role == replication.RoleLeader {
+		for _, e := range status.EpochCache {
+			if e.Epoch == rd.Epoch {
+				next.epochStartOffset = e.StartOffset
+			}
+		}
+	}
 	if !st.settings.quorum {
 		// min.insync.replicas may change at run time; the node's copy
 		// follows it (reconfigure), this is the same rule.
@@ -497,6 +510,19 @@ func (p *partition) leaderFor(expectEpoch int32) (*replicaState, *Error) {
 		return nil, e
 	}
 	return st, nil
+}
+
+// hwReadable refuses high-watermark reads (ListOffsets latest and by
+// time) from a leader whose high watermark has not reached the start of
+// its epoch yet: Kafka's rule (OFFSET_NOT_AVAILABLE, retryable). Served
+// earlier, a new leader's high watermark — as it knew it as a follower,
+// one fetch behind — could be lower than one the old leader already
+// answered, and a client would see the high watermark go backwards.
+func (st *replicaState) hwReadable(topic string, part int32) *Error {
+	if st.role == roleLeader && st.highWatermark < st.epochStartOffset {
+		return errf(codeOffsetNotAvailable, "%s-%d: leader epoch %d began at offset %d, the high watermark %d has not reached it yet", topic, part, st.leaderEpoch, st.epochStartOffset, st.highWatermark)
+	}
+	return nil
 }
 
 // waitCommitted waits until the high watermark passes offset, while this

@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/sluice-mq/sluice/broker/brokerpb"
 	"github.com/sluice-mq/sluice/broker/client"
 	"github.com/sluice-mq/sluice/internal/localcluster"
 )
@@ -122,17 +126,37 @@ func TestProxiedIsolate(t *testing.T) {
 		}
 	}
 	// The isolated broker's own metadata is stale (it is cut from etcd
-	// too), so the state is read from the others' (watch is the client).
-	watch := cl
-	state := func() (leader, epoch int32, isr int) {
-		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		md, err := watch.Metadata(mctx, "px")
-		if err != nil || len(md.Topics) == 0 {
-			return -1, -1, 0
+	// too), so the state is read from the others, each asked directly
+	// (the raw API, not the client, which may route to any broker); the
+	// highest leader epoch wins.
+	var ask []brokerpb.SluiceClient
+	for _, a := range c.Addrs() {
+		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
 		}
-		p := md.Topics[0].Partitions[0]
-		return p.Leader, p.LeaderEpoch, len(p.Isr)
+		defer cc.Close()
+		ask = append(ask, brokerpb.NewSluiceClient(cc))
+	}
+	skip := -1
+	state := func() (leader, epoch int32, isr int) {
+		leader, epoch = -1, -1
+		for i, sc := range ask {
+			if i == skip {
+				continue
+			}
+			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			md, err := sc.Metadata(mctx, &brokerpb.MetadataRequest{Topics: []string{"px"}})
+			cancel()
+			if err != nil || len(md.Topics) == 0 {
+				t.Logf("broker %d: metadata: %v", i+1, err)
+				continue
+			}
+			if p := md.Topics[0].Partitions[0]; p.LeaderEpoch > epoch {
+				leader, epoch, isr = p.Leader, p.LeaderEpoch, len(p.Isr)
+			}
+		}
+		return leader, epoch, isr
 	}
 	waitFor := func(what string, ok func(leader, epoch int32, isr int) bool) {
 		t.Helper()
@@ -147,16 +171,7 @@ func TestProxiedIsolate(t *testing.T) {
 	}
 	waitFor("full ISR", func(l, _ int32, n int) bool { return l >= 0 && n == 3 })
 	leader, epoch, _ := state()
-	var others []string
-	for i, a := range c.Addrs() {
-		if i != int(leader)-1 {
-			others = append(others, a)
-		}
-	}
-	if watch, err = client.Dial(ctx, others); err != nil {
-		t.Fatal(err)
-	}
-	defer watch.Close()
+	skip = int(leader) - 1
 	if err := c.Isolate(int(leader) - 1); err != nil {
 		t.Fatal(err)
 	}
