@@ -71,6 +71,10 @@ func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*br
 	record.SetPartitionLeaderEpoch(req.Batch, st.leaderEpoch)
 	var res engine.AppendResult
 	duplicate := false
+	if planted("ack-without-append", 1000) {
+		_, end, _ := p.log.Offsets()
+		return &brokerpb.ProduceResponse{BaseOffset: end, LastOffset: end + int64(h.LastOffsetDelta), Receipt: p.receipt(st.leaderEpoch, engine.AppendResult{BaseOffset: end, LastOffset: end + int64(h.LastOffsetDelta)})}, nil
+	}
 	if h.ProducerID >= 0 {
 		if res, duplicate, e = p.appendIdempotent(req.Batch, h); e != nil {
 			return nil, e
@@ -86,7 +90,10 @@ func (b *Broker) produce(ctx context.Context, req *brokerpb.ProduceRequest) (*br
 			return nil, e
 		}
 	}
-	if acks == brokerpb.Acks_ACKS_ALL {
+	if !duplicate && planted("append-twice", 500) {
+		_, _ = p.log.AppendVerified(req.Batch, h)
+	}
+	if acks == brokerpb.Acks_ACKS_ALL && !planted("acks-all-local", 1) {
 		timeout := b.cfg.ProduceTimeout
 		if req.TimeoutMs > 0 {
 			timeout = min(time.Duration(req.TimeoutMs)*time.Millisecond, maxProduceTimeout)

@@ -32,6 +32,9 @@ type Options struct {
 	// Proxied puts every broker-broker and broker-etcd link through a
 	// proxy that can cut it (network.go: Isolate, CutFromEtcd).
 	Proxied bool
+	// BrokerEnv is added to the brokers' environment (e.g. a planted
+	// bug's switch in a binary built with -tags plantedbugs).
+	BrokerEnv []string
 }
 
 // Proc is one process of the cluster.
@@ -179,7 +182,7 @@ func (c *Cluster) StartBroker(ctx context.Context, i int) error {
 		args = append(args, c.net.serveArgs(i)...)
 	}
 	args = append(args, c.opts.ServeArgs...)
-	p, err := c.spawn(ctx, fmt.Sprintf("broker-%d", i+1), args)
+	p, err := c.spawn(ctx, fmt.Sprintf("broker-%d", i+1), args, c.opts.BrokerEnv...)
 	if err != nil {
 		return err
 	}
@@ -276,13 +279,16 @@ func (c *Cluster) Close() error {
 }
 
 // spawn starts one process and waits for its ready line.
-func (c *Cluster) spawn(ctx context.Context, name string, args []string) (*Proc, error) {
+func (c *Cluster) spawn(ctx context.Context, name string, args []string, env ...string) (*Proc, error) {
 	logPath := filepath.Join(c.opts.Dir, name+".log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(c.opts.Binary, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	ready := make(chan map[string]string, 1)
 	cmd.Stderr = logf
 	cmd.Stdout = &readyWriter{out: logf, ready: ready}

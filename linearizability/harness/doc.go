@@ -25,6 +25,12 @@
 // leader takes writes alone and is killed). Disk faults (F6, F7), lost
 // unsynced writes (F8) and consumer faults (F11) are not implemented yet.
 //
+// Planted bugs (TESTING.md §6): a broker binary built with -tags
+// plantedbugs carries deliberate faults, one switched on per run by
+// Options.PlantedBug (SLUICE_PLANTED_BUG in the brokers' environment;
+// broker/planted_on.go lists them); a test runs each with the fault that
+// exposes it and fails if the checkers miss it. Three of the ten exist.
+//
 // Runs are seeded: the seed chooses partitions, fault kinds, targets and
 // timings (the cluster's own timing is not reproducible, so a seed replays
 // the schedule, not the interleaving).

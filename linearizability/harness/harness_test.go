@@ -20,6 +20,10 @@ var (
 	binDir    string
 	bin       string
 	buildErr  error
+
+	plantedOnce sync.Once
+	plantedBin  string
+	plantedErr  error
 )
 
 func TestMain(m *testing.M) {
@@ -46,6 +50,22 @@ func sluiceBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return bin
+}
+
+// plantedBinary builds cmd/sluice with the planted bugs compiled in.
+func plantedBinary(t *testing.T) string {
+	t.Helper()
+	sluiceBinary(t) // makes binDir
+	plantedOnce.Do(func() {
+		plantedBin = filepath.Join(binDir, "sluice-planted")
+		if out, err := exec.Command("go", "build", "-tags", "plantedbugs", "-o", plantedBin, "github.com/sluice-mq/sluice/cmd/sluice").CombinedOutput(); err != nil {
+			plantedErr = fmt.Errorf("go build -tags plantedbugs: %v\n%s", err, out)
+		}
+	})
+	if plantedErr != nil {
+		t.Fatal(plantedErr)
+	}
+	return plantedBin
 }
 
 // runScenario runs one scenario for d with a fixed seed (tier B: the
@@ -120,4 +140,39 @@ func TestAcks1LeaderKillShowsLoss(t *testing.T) {
 		}
 	}
 	t.Fatal("five acks=1 leader-kill runs and no lost write found: the checker (or the fault) is not doing its job")
+}
+
+// TestPlantedBugsDetected: each planted bug (TESTING.md §6; the broker
+// built with -tags plantedbugs) with the fault that exposes it must make a
+// strong scenario fail with the anomaly it causes. A bug that goes
+// undetected fails the test.
+func TestPlantedBugsDetected(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of processes under faults")
+	}
+	for _, tc := range []struct {
+		bug, scenario string
+		want          anomaly.Kind
+	}{
+		{"ack-without-append", "isr-calm", anomaly.LostWrite},
+		{"append-twice", "isr-calm", anomaly.Duplicate},
+		{"acks-all-local", "isr-last-replica", anomaly.LostWrite},
+	} {
+		t.Run(tc.bug, func(t *testing.T) {
+			sc, err := harness.Lookup(tc.scenario)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			out, err := harness.Run(ctx, sc, harness.Options{Binary: plantedBinary(t), Results: t.TempDir(), Seed: 3,
+				Duration: 12 * time.Second, PlantedBug: tc.bug, Log: testWriter{t}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Verdict.Pass || out.Verdict.Count(tc.want) == 0 {
+				t.Fatalf("planted bug %s went undetected (want %s):\n%s", tc.bug, tc.want, out.Verdict.Summary())
+			}
+		})
+	}
 }

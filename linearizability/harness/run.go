@@ -29,6 +29,9 @@ type Options struct {
 	Duration time.Duration
 	// Log receives progress lines (default: discarded).
 	Log io.Writer
+	// PlantedBug switches on one planted bug in the brokers
+	// (SLUICE_PLANTED_BUG; Binary must be built with -tags plantedbugs).
+	PlantedBug string
 }
 
 // Outcome is what Run produced.
@@ -70,7 +73,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 	// Every link goes through a proxy (internal/netproxy), so partitions
 	// (F4, F5) can cut it; clients reach the brokers through the same
 	// proxies from 127.0.0.1, which no fault names.
-	c, err := localcluster.Start(ctx, localcluster.Options{Binary: opts.Binary, Dir: clusterDir, FastEtcd: true, ServeArgs: serveArgs, Proxied: true})
+	c, err := localcluster.Start(ctx, localcluster.Options{Binary: opts.Binary, Dir: clusterDir, FastEtcd: true, ServeArgs: serveArgs, Proxied: true, BrokerEnv: plantedEnv(opts.PlantedBug)})
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +198,13 @@ func drain(ctx context.Context, c *localcluster.Cluster, bin string, sc Scenario
 		}
 	}
 	return final, nil
+}
+
+func plantedEnv(bug string) []string {
+	if bug == "" {
+		return nil
+	}
+	return []string{"SLUICE_PLANTED_BUG=" + bug}
 }
 
 // removeData deletes the brokers' and etcd's data, keeping their logs.
