@@ -44,8 +44,10 @@ gen-check:
 	@test -z "$$(git status --porcelain -- broker/brokerpb)" || { echo "gen-check: untracked generated files:"; git status --porcelain -- broker/brokerpb; exit 1; }
 
 # Fuzz seed corpora (testdata/fuzz/...) are replayed by go test automatically.
+# The checkers' tier B (linearizability/harness: clusters of processes under
+# faults, ~12 minutes on 2 cores) needs more than go test's default 10 minutes.
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 # Executes every notebook headless against the committed results/ (Debian's
 # python3-pandas, python3-matplotlib, python3-nbconvert, python3-ipykernel;

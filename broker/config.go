@@ -164,6 +164,7 @@ func (c Config) withDefaults() Config {
 	if c.FS == nil {
 		c.FS = vfs.Default
 	}
+	c.FS = plantedFS(c.FS)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -270,6 +270,13 @@ func decideLeader(snap *coord.Snapshot, j electionJob, statuses map[replicaKey]*
 			candidates = append(candidates, id)
 		}
 	}
+	if planted("elect-outside-isr", 1) {
+		for _, id := range ps.Replicas {
+			if !slices.Contains(ps.ISR, id) && live(id) && status(id) != nil {
+				return elect(id, append(liveISR, id), false), true, "isr"
+			}
+		}
+	}
 	switch {
 	case len(candidates) > 0:
 		return elect(candidates[0], liveISR, false), true, "isr"

@@ -92,6 +92,15 @@ func (f *fetcher) run() {
 		case <-f.stop:
 			return
 		}
+		if d := time.Until(time.Unix(0, f.p.appendRetryAt.Load())); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-f.stop:
+				t.Stop()
+				return
+			}
+		}
 		res := f.fetch(req)
 		if res.err != nil {
 			f.closeConn()
@@ -241,6 +250,13 @@ func (p *partition) applyFetchResult(r fetchResult) {
 	p.step(resp)
 }
 
+// replicaAppendBackoff is how long a follower waits to fetch again after
+// its own append failed; storageWarnEvery spaces the warnings about it.
+const (
+	replicaAppendBackoff = 200 * time.Millisecond
+	storageWarnEvery     = 5 * time.Second
+)
+
 // appendReplicated appends the whole batches of data that continue the log
 // and returns their (epoch, base offset); it stops at the first batch that
 // does not fit (a gap, a torn tail, a storage error).
@@ -268,7 +284,11 @@ func (p *partition) appendReplicated(data []byte) []replication.EpochEntry {
 	}
 	results, err := p.log.AppendReplicas(batches)
 	if err != nil {
-		p.logger.Warn("cannot append replicated batches", "err", err)
+		p.appendRetryAt.Store(time.Now().Add(replicaAppendBackoff).UnixNano())
+		if time.Since(p.appendWarned) >= storageWarnEvery {
+			p.appendWarned = time.Now()
+			p.logger.Warn("cannot append replicated batches; fetching again shortly", "err", err, "retry_in", replicaAppendBackoff)
+		}
 	}
 	table := p.producerTable()
 	entries := make([]replication.EpochEntry, 0, len(results))

@@ -25,6 +25,8 @@ type metrics struct {
 	// reassignSteps counts the controller's reassignment writes by step
 	// (add, switch, remove, remove-leader, reorder).
 	reassignSteps *prometheus.CounterVec
+	// quarantined counts replicas set aside as corrupt and refetched.
+	quarantined prometheus.Counter
 }
 
 func newMetrics(b *Broker) *metrics {
@@ -45,7 +47,8 @@ func newMetrics(b *Broker) *metrics {
 		Help: "Leader elections (and fences) this broker made as the controller, by why one was needed and the rule that chose the leader (isr, quorum, recovery, unclean, preferred, fence).",
 	}, []string{"reason", "rule"})
 	m.reassignSteps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_reassignment_steps_total", Help: "Partition reassignment steps this broker wrote as the controller, by step."}, []string{"step"})
-	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.partitions, m.isrChanges, m.elections, m.reassignSteps,
+	m.quarantined = prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_replicas_quarantined_total", Help: "Replicas whose log failed its checks at open (corruption before the tail), moved to quarantine/ and refetched from the leader."})
+	m.reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.partitions, m.isrChanges, m.elections, m.reassignSteps, m.quarantined,
 		&partitionCollector{b: b},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

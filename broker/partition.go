@@ -107,6 +107,12 @@ type partition struct {
 	cfg     replicaTiming
 	waiters map[int32]replicaWaiter
 	fetcher *fetcher
+	// appendRetryAt (unix ns) holds the next replica fetch back after
+	// the local append failed (disk full): refetching at once only spins.
+	appendRetryAt atomic.Int64
+	// appendWarned is when the last append failure was logged (driver
+	// goroutine only): one line per storageWarnEvery, not per retry.
+	appendWarned time.Time
 	// proposing: an ISR proposal is being written to etcd.
 	proposing      bool
 	hwCheckpointed int64
@@ -155,7 +161,9 @@ const (
 	hwCheckpointEvery = 5 * time.Second
 )
 
-func newPartition(b *Broker, topic string, id int32, topicID, dir string, log *engine.Log, producers *producerTable, settings topicSettings) (*partition, error) {
+// newPartition starts the replica's driver; refetch says its log was just
+// emptied (quarantined): it may not lead before it has caught up.
+func newPartition(b *Broker, topic string, id int32, topicID, dir string, log *engine.Log, producers *producerTable, settings topicSettings, refetch bool) (*partition, error) {
 	p := &partition{
 		markedEpoch: -1,
 		b:           b, topic: topic, id: id, topicID: topicID, dir: dir, self: b.cfg.ID, log: log, producers: producers,
@@ -169,7 +177,7 @@ func newPartition(b *Broker, topic string, id int32, topicID, dir string, log *e
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	node, hw, err := p.newNode(settings)
+	node, hw, err := p.newNode(settings, refetch)
 	if err != nil {
 		return nil, err
 	}
@@ -178,14 +186,14 @@ func newPartition(b *Broker, topic string, id int32, topicID, dir string, log *e
 	st := node.Status()
 	p.state.eligible = st.Eligible
 	if !st.Eligible {
-		p.logger.Warn("replica restarted without a clean shutdown and sync.policy is not always: not leader-eligible until caught up")
+		p.logger.Warn("replica restarted without a clean shutdown and sync.policy is not always, or was quarantined: not leader-eligible until caught up")
 	}
 	go p.drive()
 	return p, nil
 }
 
 // newNode builds the replication node from the log and its checkpoints.
-func (p *partition) newNode(s topicSettings) (*replication.Node, int64, error) {
+func (p *partition) newNode(s topicSettings, refetch bool) (*replication.Node, int64, error) {
 	cache, err := loadEpochCache(p.log)
 	if err != nil {
 		return nil, 0, err
@@ -202,7 +210,7 @@ func (p *partition) newNode(s topicSettings) (*replication.Node, int64, error) {
 	cfg := p.cfg.nodeConfig(s)
 	cfg.ID = replication.BrokerID(p.self)
 	cfg.Mode = mode
-	cfg.UncleanRestart = !p.log.OpenedClean() && !syncAlways
+	cfg.UncleanRestart = !p.log.OpenedClean() && !syncAlways || refetch
 	p.view.refresh()
 	cfg.Store = &p.view
 	cfg.HighWatermark = hw

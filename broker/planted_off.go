@@ -2,5 +2,13 @@
 
 package broker
 
+import "github.com/sluice-mq/sluice/engine/vfs"
+
 // planted is always false in a normal build (planted_on.go has the bugs).
 func planted(string, int64) bool { return false }
+
+// plantedSpan is always false in a normal build.
+func plantedSpan(string, int64, int64) bool { return false }
+
+// plantedFS returns fs unchanged in a normal build.
+func plantedFS(fs vfs.FS) vfs.FS { return fs }

@@ -4,7 +4,10 @@ package broker
 
 import (
 	"os"
+	"strings"
 	"sync/atomic"
+
+	"github.com/sluice-mq/sluice/engine/vfs"
 )
 
 // Planted bugs (TESTING.md §6): deliberate faults that prove the checkers
@@ -15,6 +18,14 @@ import (
 //	append-twice        every 500th batch is appended twice, dedupe skipped (→ duplicate)
 //	acks-all-local      acks=all is answered after the local append only (→ lost write
 //	                    after the leader dies with its followers behind)
+//	fetch-skip          a consumer fetch whose records pass a multiple of 700 served
+//	                    starts one offset late (→ a read or poll that misses a record)
+//	elect-outside-isr   the controller elects a live replica outside the ISR when
+//	                    there is one (→ lost write after a follower fell behind)
+//	skip-fsync          segment files never fsync, whatever sync.policy says (→ lost
+//	                    write after a power loss; needs the faultfs volatile layer)
+//
+// The replication package plants hw-early, the engine torn-tail-kept.
 var plantedName = os.Getenv("SLUICE_PLANTED_BUG")
 
 var plantedCount atomic.Int64
@@ -26,3 +37,40 @@ func planted(name string, every int64) bool {
 	}
 	return plantedCount.Add(1)%every == 0
 }
+
+// plantedSpan reports whether bug name is on and n more units (records
+// served) carry its counter past a multiple of every.
+func plantedSpan(name string, n, every int64) bool {
+	if plantedName != name || n <= 0 {
+		return false
+	}
+	after := plantedCount.Add(n)
+	return after/every != (after-n)/every
+}
+
+// plantedFS wraps the broker's file layer for skip-fsync.
+func plantedFS(fs vfs.FS) vfs.FS {
+	if plantedName != "skip-fsync" {
+		return fs
+	}
+	return noSyncFS{fs}
+}
+
+// noSyncFS hands out segment files whose Sync does nothing.
+type noSyncFS struct{ vfs.FS }
+
+func (n noSyncFS) Create(name string) (vfs.File, error) { return noSync(n.FS.Create(name)) }
+func (n noSyncFS) OpenReadWrite(name string) (vfs.File, error) {
+	return noSync(n.FS.OpenReadWrite(name))
+}
+
+func noSync(f vfs.File, err error) (vfs.File, error) {
+	if err != nil || !strings.HasSuffix(f.Name(), ".log") {
+		return f, err
+	}
+	return noSyncFile{f}, nil
+}
+
+type noSyncFile struct{ vfs.File }
+
+func (noSyncFile) Sync() error { return nil }

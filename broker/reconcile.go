@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -64,7 +65,7 @@ func (b *Broker) reconcile(snap *coord.Snapshot) {
 		topic := snap.Topics[tp.topic]
 		eff := effectiveConfigs(topic.Configs, b.cfg.TopicDefaults)
 		settings := parseSettings(eff)
-		p, err := b.ensurePartition(tp, topic, settings)
+		p, err := b.ensurePartition(tp, topic, settings, len(ps.Replicas))
 		if err != nil {
 			b.logger.Error("cannot open partition", "topic", tp.topic, "partition", tp.partition, "err", err)
 			continue
@@ -142,7 +143,7 @@ func (b *Broker) partitionDir(tp topicPartition) string {
 }
 
 // ensurePartition opens the partition's log when it is not open yet.
-func (b *Broker) ensurePartition(tp topicPartition, topic coord.Topic, settings topicSettings) (*partition, error) {
+func (b *Broker) ensurePartition(tp topicPartition, topic coord.Topic, settings topicSettings, replicas int) (*partition, error) {
 	b.mu.RLock()
 	p := b.partitions[tp]
 	b.mu.RUnlock()
@@ -151,6 +152,16 @@ func (b *Broker) ensurePartition(tp topicPartition, topic coord.Topic, settings 
 	}
 	dir := b.partitionDir(tp)
 	log, err := b.openLog(dir, settings)
+	quarantined := false
+	if errors.Is(err, engine.ErrCorrupt) && replicas > 1 {
+		// Corruption before the tail (a flipped bit in a sealed segment):
+		// the other replicas have the data, so set this copy aside and
+		// refetch it, rather than leave the replica offline until an
+		// operator deletes it (Kafka's answer).
+		if log, err = b.quarantine(tp, dir, settings, err); err == nil {
+			quarantined = true
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +192,7 @@ func (b *Broker) ensurePartition(tp topicPartition, topic coord.Topic, settings 
 		_ = log.Close()
 		return nil, fmt.Errorf("rebuilding producer state: %w", err)
 	}
-	p, err = newPartition(b, tp.topic, tp.partition, topic.ID, dir, log, producers, settings)
+	p, err = newPartition(b, tp.topic, tp.partition, topic.ID, dir, log, producers, settings, quarantined)
 	if err != nil {
 		_ = log.Close()
 		return nil, fmt.Errorf("opening replication state: %w", err)
@@ -190,6 +201,27 @@ func (b *Broker) ensurePartition(tp topicPartition, topic coord.Topic, settings 
 	b.partitions[tp] = p
 	b.mu.Unlock()
 	return p, nil
+}
+
+// quarantine moves a corrupt replica's directory to quarantine/ under the
+// data directory (kept for a post-mortem, never read again) and opens an
+// empty log in its place; the replica refetches everything from its
+// leader and may not lead before it has caught up.
+func (b *Broker) quarantine(tp topicPartition, dir string, settings topicSettings, cause error) (*engine.Log, error) {
+	qdir := filepath.Join(b.cfg.DataDir, "quarantine")
+	dst := filepath.Join(qdir, fmt.Sprintf("%s-%d-%d", tp.topic, tp.partition, time.Now().UnixNano()))
+	if err := b.cfg.FS.MkdirAll(qdir); err != nil {
+		return nil, errors.Join(cause, err)
+	}
+	if err := b.cfg.FS.Rename(dir, dst); err != nil {
+		return nil, errors.Join(cause, err)
+	}
+	if err := b.cfg.FS.SyncDir(b.logsDir()); err != nil {
+		return nil, errors.Join(cause, err)
+	}
+	b.metrics.quarantined.Inc()
+	b.logger.Error("replica log is corrupt: moved aside, refetching it from the leader", "topic", tp.topic, "partition", tp.partition, "err", cause, "moved_to", dst)
+	return b.openLog(dir, settings)
 }
 
 func (b *Broker) openLog(dir string, s topicSettings) (*engine.Log, error) {

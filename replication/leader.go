@@ -250,6 +250,9 @@ func (n *Node) advanceLeaderHW() {
 			}
 			hw = min(hw, p.committedEnd(n.cfg.DurableHW))
 		}
+		if planted("hw-early") {
+			hw = own
+		}
 		n.setHighWatermark(hw)
 	case ModeQuorum:
 		// The highest offset held by a majority of all replicas

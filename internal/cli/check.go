@@ -10,7 +10,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-mq/sluice/internal/faultfs"
 	"github.com/sluice-mq/sluice/linearizability/check"
+	"github.com/sluice-mq/sluice/linearizability/expect"
 	"github.com/sluice-mq/sluice/linearizability/harness"
 )
 
@@ -32,12 +34,19 @@ final.json, the Porcupine HTML with the fault windows, timeline.txt,
 verdict.json, and the cluster's logs (its data too when the check fails).
 It prints the seed and the command that replays the check.
 
-Implemented faults: kill -9 of a leader or follower (F1, F2), a pause past
-the session TTL (F3), the leader isolated from the other brokers and etcd
-while clients still reach it (F4), brokers cut from etcd (F5a, F5b; every
-link runs through a proxy), and the leader killed while its followers lag
-(F9, without the power loss). Disk faults (F6, F7), lost unsynced writes
-(F8) and consumer faults (F11) are not yet.
+Faults: kill -9 of a leader or follower (F1, F2), a pause past the session
+TTL (F3), the leader isolated from the other brokers and etcd while
+clients still reach it (F4), brokers cut from etcd (F5a, F5b; every link
+runs through a proxy), disk full (F6), a torn or bit-flipped segment tail
+on a stopped replica (F7), lost unsynced writes on one broker or all (F8a,
+F8b: power loss), the leader killed while its followers lag (F9), and a
+double failure that brings a stale follower back first. F6 and F8 need the
+test build's fault file layer: go build -tags faultfs ./cmd/sluice.
+Consumer faults (F11) are not implemented yet.
+
+--random runs a strong scenario (acks=all, sync=always, RF=3, minISR=2,
+idempotent: no anomaly allowed) with two to four fault kinds the seed
+picks; check matrix --random --seeds N runs N such seeds per mode.
 
 Exit status: 0 when every check passed; 1 when one found a forbidden
 anomaly or could not run; 2 for usage errors.`
@@ -53,7 +62,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	sub, rest := args[0], args[1:]
 	fs := newFlagSet("check "+sub, "...", checkDescription)
 	scenario := fs.String("scenario", "isr-kill", "scenario to run (sluice check list)")
-	random := fs.Bool("random", false, "pick the scenario with the seed")
+	random := fs.Bool("random", false, "a strong scenario whose faults the seed picks (matrix: --seeds per mode)")
+	mode := fs.String("mode", "", "replication mode of --random: isr or quorum (default: the seed picks; matrix: both)")
 	seed := fs.Uint64("seed", 0, "schedule seed (0: random, printed)")
 	seeds := fs.Int("seeds", 3, "seeds per scenario (matrix)")
 	duration := fs.Duration("duration", 0, "client run time (default: the scenario's, 30s)")
@@ -67,7 +77,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	switch sub {
 	case "list":
 		for _, n := range harness.ScenarioNames() {
-			fmt.Fprintf(stdout, "%-14s %s\n", n, harness.Scenarios[n].Description)
+			fmt.Fprintf(stdout, "%-20s %s\n", n, harness.Scenarios[n].Description)
 		}
 		return exitOK
 	case "replay":
@@ -96,35 +106,69 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return failf(stderr, exitFailure, "check: finding the sluice binary: %v", err)
 	}
 	type job struct {
-		name string
-		seed uint64
+		sc    harness.Scenario
+		seed  uint64
+		rerun string
+	}
+	var modes []expect.ReplicationMode
+	switch *mode {
+	case "":
+	case string(expect.ModeISR), string(expect.ModeQuorum):
+		modes = []expect.ReplicationMode{expect.ReplicationMode(*mode)}
+	default:
+		return failf(stderr, exitUsage, "check %s: --mode %q: want isr or quorum", sub, *mode)
+	}
+	randomJob := func(m expect.ReplicationMode, s uint64) job {
+		return job{harness.RandomStrong(m, s, faultfs.Enabled), s, fmt.Sprintf("sluice check run --random --mode %s --seed %d", m, s)}
 	}
 	var jobs []job
-	if sub == "matrix" {
-		for _, n := range harness.ScenarioNames() {
+	switch {
+	case sub == "matrix" && *random:
+		if modes == nil {
+			modes = []expect.ReplicationMode{expect.ModeISR, expect.ModeQuorum}
+		}
+		for _, m := range modes {
 			for range *seeds {
-				jobs = append(jobs, job{n, rand.Uint64()})
+				jobs = append(jobs, randomJob(m, rand.Uint64()))
 			}
 		}
-	} else {
+	case sub == "matrix":
+		for _, n := range harness.ScenarioNames() {
+			for range *seeds {
+				s := rand.Uint64()
+				jobs = append(jobs, job{harness.Scenarios[n], s, fmt.Sprintf("sluice check run --scenario %s --seed %d", n, s)})
+			}
+		}
+	default:
 		s := *seed
 		if s == 0 {
 			s = rand.Uint64()
 		}
-		name := *scenario
 		if *random {
-			names := harness.ScenarioNames()
-			name = names[s%uint64(len(names))]
+			m := expect.ModeISR
+			if modes != nil {
+				m = modes[0]
+			} else if s%2 == 1 {
+				m = expect.ModeQuorum
+			}
+			jobs = append(jobs, randomJob(m, s))
+			break
 		}
-		jobs = append(jobs, job{name, s})
-	}
-	failed := 0
-	for _, j := range jobs {
-		sc, err := harness.Lookup(j.name)
+		sc, err := harness.Lookup(*scenario)
 		if err != nil {
 			return failf(stderr, exitUsage, "check %s: %v", sub, err)
 		}
-		fmt.Fprintf(stdout, "scenario %s seed %d (rerun: sluice check run --scenario %s --seed %d)\n", j.name, j.seed, j.name, j.seed)
+		jobs = append(jobs, job{sc, s, fmt.Sprintf("sluice check run --scenario %s --seed %d", *scenario, s)})
+	}
+	failed := 0
+	for _, j := range jobs {
+		sc := j.sc
+		if sc.FaultFS() != "" && !faultfs.Enabled {
+			fmt.Fprintf(stdout, "scenario %s needs the fault file layer (%s=%s), which this binary lacks: go build -tags faultfs -o sluice-test ./cmd/sluice and run ./sluice-test check ...\n", sc.Name, faultfs.EnvVar, sc.FaultFS())
+			failed++
+			continue
+		}
+		fmt.Fprintf(stdout, "scenario %s seed %d, faults %v (rerun: %s)\n", sc.Name, j.seed, sc.Faults, j.rerun)
 		out, err := harness.Run(ctx, sc, harness.Options{Binary: bin, Results: *resultsDir, Seed: j.seed, Duration: *duration, Log: stderr})
 		if err != nil {
 			fmt.Fprintf(stdout, "  could not run: %v\n", err)

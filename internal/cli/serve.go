@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluice-mq/sluice/broker"
+	"github.com/sluice-mq/sluice/internal/faultfs"
 )
 
 // setting is one broker setting: a flag, an environment variable
@@ -188,6 +189,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		h = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	cfg.Logger = slog.New(h)
+
+	// The checkers' disk faults (a test build only; see internal/faultfs).
+	ffs, err := faultfs.FromEnv()
+	if err != nil {
+		return failf(stderr, exitUsage, "serve: %v", err)
+	}
+	if ffs != nil {
+		cfg.FS = ffs
+		cfg.Logger.Warn("serving on the fault file layer: a test build", faultfs.EnvVar, os.Getenv(faultfs.EnvVar))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

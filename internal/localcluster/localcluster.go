@@ -217,6 +217,10 @@ func (c *Cluster) Stop(ctx context.Context, i int) error {
 func (c *Cluster) Pause(i int) error  { return c.signal(i, syscall.SIGSTOP) }
 func (c *Cluster) Resume(i int) error { return c.signal(i, syscall.SIGCONT) }
 
+// Signal sends sig to broker i (a test build's fault switch: SIGUSR1 and
+// SIGUSR2 fill and free the disk of a faultfs broker).
+func (c *Cluster) Signal(i int, sig syscall.Signal) error { return c.signal(i, sig) }
+
 func (c *Cluster) signal(i int, sig syscall.Signal) error {
 	p := c.Broker(i)
 	if p == nil || p.Exited() {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sluice-mq/sluice/broker/client"
@@ -18,7 +20,7 @@ import (
 
 // heal lifts network faults, restarts the brokers that are down and
 // resumes paused ones.
-func heal(ctx context.Context, c *localcluster.Cluster) error {
+func heal(ctx context.Context, c *localcluster.Cluster, sc Scenario) error {
 	if err := c.HealNetwork(); err != nil {
 		return err
 	}
@@ -29,6 +31,9 @@ func heal(ctx context.Context, c *localcluster.Cluster) error {
 			}
 		} else {
 			_ = c.Resume(i) // harmless when it runs
+			if strings.Contains(sc.FaultFS(), "space") {
+				_ = c.Signal(i, syscall.SIGUSR2) // space back (a faultfs build)
+			}
 		}
 	}
 	return nil

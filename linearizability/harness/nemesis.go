@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/sluice-mq/sluice/broker/client"
@@ -37,8 +38,13 @@ func (n *nemesis) run(ctx context.Context, stop <-chan struct{}) error {
 		if !wait(ctx, stop, jitter(n.rng, time.Second, 3*time.Second)) {
 			return nil
 		}
-		kind := n.sc.Faults[n.rng.IntN(len(n.sc.Faults))]
-		if err := n.inject(ctx, stop, kind); err != nil {
+		var err error
+		if n.sc.DoubleFailure {
+			err = n.staleFollowerReturns(ctx, stop)
+		} else {
+			err = n.inject(ctx, stop, n.sc.Faults[n.rng.IntN(len(n.sc.Faults))])
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -52,7 +58,7 @@ func (n *nemesis) inject(ctx context.Context, stop <-chan struct{}, kind history
 	}
 	p := parts[n.rng.IntN(len(parts))]
 	target := p.Leader
-	if kind == history.F2KillFollower {
+	if kind == history.F2KillFollower || (kind == history.F6DiskFull || kind == history.F7TornTail || kind == history.F7bBitFlip) && n.rng.IntN(2) == 0 {
 		var followers []int32
 		for _, id := range p.Replicas {
 			if id != p.Leader {
@@ -72,8 +78,18 @@ func (n *nemesis) inject(ctx context.Context, stop <-chan struct{}, kind history
 	detail := fmt.Sprintf("%s-%d leader %d epoch %d", topic, p.Partition, p.Leader, p.LeaderEpoch)
 	n.faults++
 	switch kind {
-	case history.F1KillLeader, history.F2KillFollower:
-		id := n.rec.StartFault(kind, what, "kill -9; "+detail)
+	case history.F8bPowerLossAll:
+		return n.powerLossAll(ctx, stop, detail)
+	case history.F6DiskFull:
+		return n.diskFull(ctx, stop, i, what, detail)
+	case history.F7TornTail, history.F7bBitFlip:
+		return n.tornTail(ctx, stop, kind, i, p.Partition, what, detail)
+	case history.F1KillLeader, history.F2KillFollower, history.F8aPowerLossOne:
+		how := "kill -9; "
+		if n.sc.FaultFS() != "" && strings.Contains(n.sc.FaultFS(), "volatile") {
+			how = "kill -9, unsynced writes lost (power loss); "
+		}
+		id := n.rec.StartFault(kind, what, how+detail)
 		fmt.Fprintf(n.log, "nemesis: %s kill -9 %s (%s)\n", kind, what, detail)
 		if err := n.c.Kill(ctx, i); err != nil {
 			return err

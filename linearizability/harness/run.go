@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-mq/sluice/internal/faultfs"
 	"github.com/sluice-mq/sluice/internal/localcluster"
 	"github.com/sluice-mq/sluice/linearizability/check"
 	"github.com/sluice-mq/sluice/linearizability/expect"
@@ -73,7 +74,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 	// Every link goes through a proxy (internal/netproxy), so partitions
 	// (F4, F5) can cut it; clients reach the brokers through the same
 	// proxies from 127.0.0.1, which no fault names.
-	c, err := localcluster.Start(ctx, localcluster.Options{Binary: opts.Binary, Dir: clusterDir, FastEtcd: true, ServeArgs: serveArgs, Proxied: true, BrokerEnv: plantedEnv(opts.PlantedBug)})
+	c, err := localcluster.Start(ctx, localcluster.Options{Binary: opts.Binary, Dir: clusterDir, FastEtcd: true, ServeArgs: serveArgs, Proxied: true, BrokerEnv: brokerEnv(sc, opts.PlantedBug)})
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 // drain heals, waits for the full ISR, reads every partition from its
 // leader, stops the cluster and reads every replica offline.
 func drain(ctx context.Context, c *localcluster.Cluster, bin string, sc Scenario) (*history.FinalReads, error) {
-	if err := heal(ctx, c); err != nil {
+	if err := heal(ctx, c, sc); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -200,11 +201,17 @@ func drain(ctx context.Context, c *localcluster.Cluster, bin string, sc Scenario
 	return final, nil
 }
 
-func plantedEnv(bug string) []string {
-	if bug == "" {
-		return nil
+// brokerEnv switches on the planted bug and the fault file layer the
+// scenario needs (both need a test build of the binary).
+func brokerEnv(sc Scenario, bug string) []string {
+	var env []string
+	if bug != "" {
+		env = append(env, "SLUICE_PLANTED_BUG="+bug)
 	}
-	return []string{"SLUICE_PLANTED_BUG=" + bug}
+	if fs := sc.FaultFS(); fs != "" {
+		env = append(env, faultfs.EnvVar+"="+fs)
+	}
+	return env
 }
 
 // removeData deletes the brokers' and etcd's data, keeping their logs.

@@ -29,6 +29,14 @@ type Scenario struct {
 	Producers, Readers int
 	// Duration is how long the clients run (the drain follows).
 	Duration time.Duration
+	// PowerLoss runs the brokers on the volatile file layer (a faultfs
+	// build): every kill -9 then loses the broker's unsynced writes, as a
+	// power loss would. F8a and F8b imply it.
+	PowerLoss bool
+	// DoubleFailure replaces the drawn faults with the double-failure
+	// schedule: a follower dies and drops out of the ISR, then the whole
+	// ISR dies and the stale follower comes back first.
+	DoubleFailure bool
 	// ExpectLoss marks the scenarios that exist to show the checker finds
 	// loss their configuration allows (acks=1 with a leader kill, ...):
 	// the run is expected to pass (the loss is allowed) and, over seeds,
@@ -41,8 +49,20 @@ func (s Scenario) Config() expect.Config {
 	return expect.Config{
 		Scenario: s.Name, Acks: s.Acks, Sync: s.Sync, Replication: s.Mode,
 		RF: s.RF, MinISR: s.MinISR, Idempotence: s.Idempotence, Unclean: s.Unclean,
-		Faults: slices.Clone(s.Faults),
+		Faults: slices.Clone(s.Faults), DoubleFailure: s.DoubleFailure,
 	}
+}
+
+// FaultFS is the SLUICE_FAULT_FS value the brokers need ("" for none).
+func (s Scenario) FaultFS() string {
+	var fs []string
+	if s.PowerLoss || slices.Contains(s.Faults, history.F8aPowerLossOne) || slices.Contains(s.Faults, history.F8bPowerLossAll) {
+		fs = append(fs, "volatile")
+	}
+	if slices.Contains(s.Faults, history.F6DiskFull) {
+		fs = append(fs, "space")
+	}
+	return strings.Join(fs, ",")
 }
 
 // topicConfigs are the topic settings the scenario runs with.
@@ -118,10 +138,33 @@ var Scenarios = map[string]Scenario{
 		Producers:   8,
 		Description: "acks=1, sync=never, leader kill -9 (also with its followers lagging): acknowledged writes the followers had not fetched are lost, and the checker must say so",
 	},
-	"isr-partition":       strong("isr-partition", expect.ModeISR, history.F4IsolateLeader, history.F5bEtcdCutLeader),
-	"quorum-partition":    strong("quorum-partition", expect.ModeQuorum, history.F4IsolateLeader, history.F5bEtcdCutLeader),
-	"etcd-cut":            strong("etcd-cut", expect.ModeISR, history.F5aEtcdCutAll),
-	"isr-last-replica":    strong("isr-last-replica", expect.ModeISR, history.F9LastReplica),
+	"isr-partition":    strong("isr-partition", expect.ModeISR, history.F4IsolateLeader, history.F5bEtcdCutLeader),
+	"quorum-partition": strong("quorum-partition", expect.ModeQuorum, history.F4IsolateLeader, history.F5bEtcdCutLeader),
+	"etcd-cut":         strong("etcd-cut", expect.ModeISR, history.F5aEtcdCutAll),
+	"isr-last-replica": strong("isr-last-replica", expect.ModeISR, history.F9LastReplica),
+	"isr-disk":         strong("isr-disk", expect.ModeISR, history.F6DiskFull, history.F7TornTail, history.F7bBitFlip),
+	"quorum-disk":      strong("quorum-disk", expect.ModeQuorum, history.F6DiskFull, history.F7TornTail, history.F7bBitFlip),
+	"isr-power":        strong("isr-power", expect.ModeISR, history.F8aPowerLossOne, history.F8bPowerLossAll, history.F9LastReplica),
+	"quorum-power":     strong("quorum-power", expect.ModeQuorum, history.F8aPowerLossOne, history.F8bPowerLossAll, history.F9LastReplica),
+	"isr-blackout":     strong("isr-blackout", expect.ModeISR, history.F8bPowerLossAll),
+	"isr-torn":         strong("isr-torn", expect.ModeISR, history.F7TornTail),
+	"isr-stale-follower": func() Scenario {
+		s := strong("isr-stale-follower", expect.ModeISR, history.F2KillFollower, history.F1KillLeader)
+		s.DoubleFailure = true
+		s.Description = "acks=all, sync=always, RF=3, minISR=2, idempotent, isr mode; a follower dies and leaves the ISR, the leader dies and the stale follower returns first: the surviving ISR member must lead, no anomaly allowed"
+		return s
+	}(),
+	"never-power": {
+		Name: "never-power", Mode: expect.ModeISR, Acks: history.AcksAll, Sync: expect.SyncNever, RF: 3, MinISR: 2,
+		Idempotence: true, Faults: []history.FaultKind{history.F8bPowerLossAll}, ExpectLoss: true, Producers: 6,
+		Description: "acks=all but sync=never, power lost on every broker at once: acknowledged writes no replica had synced are lost, and the checker must say so",
+	},
+	"unclean-double": {
+		Name: "unclean-double", Mode: expect.ModeISR, Acks: history.AcksAll, Sync: expect.SyncAlways, RF: 3, MinISR: 2,
+		Idempotence: true, Unclean: true, DoubleFailure: true, ExpectLoss: true, Producers: 6,
+		Faults:      []history.FaultKind{history.F2KillFollower, history.F1KillLeader},
+		Description: "unclean leader election on; a follower dies and leaves the ISR, then both ISR members die and the stale follower is elected: committed writes are lost, and the checker must say so",
+	},
 	"quorum-last-replica": strong("quorum-last-replica", expect.ModeQuorum, history.F9LastReplica),
 }
 

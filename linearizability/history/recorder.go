@@ -68,6 +68,16 @@ func (r *Recorder) EndFault(id int) {
 	r.faults[id].End = now
 }
 
+// Annotate appends to the detail of fault window id (what the fault did,
+// known only once it ran).
+func (r *Recorder) Annotate(id int, more string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id >= 0 && id < len(r.faults) {
+		r.faults[id].Detail += "; " + more
+	}
+}
+
 // AddLeaderClaim records that a broker said it became a leader.
 func (r *Recorder) AddLeaderClaim(c LeaderClaim) {
 	r.mu.Lock()

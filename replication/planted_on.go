@@ -1,0 +1,16 @@
+//go:build plantedbugs
+
+package replication
+
+import "os"
+
+// Planted bugs (TESTING.md §6) of the replication state machine, in a
+// binary built with -tags plantedbugs, switched by SLUICE_PLANTED_BUG:
+//
+//	hw-early   the ISR-mode leader advances the high watermark to its own
+//	           log end, before the ISR has the data (→ a committed record
+//	           vanishes, an acknowledged write is lost after a leader kill)
+var plantedName = os.Getenv("SLUICE_PLANTED_BUG")
+
+// planted reports whether bug name is on.
+func planted(name string) bool { return plantedName == name }
