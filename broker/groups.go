@@ -347,7 +347,8 @@ func (gs *groupService) commit(ctx context.Context, groupID, member string, epoc
 		case len(o.Metadata) > maxCommitMetadataLen:
 			return errf(codeInvalidRequest, "commit metadata of %d bytes; at most %d", len(o.Metadata), maxCommitMetadataLen)
 		}
-		out = append(out, coord.CommittedOffset{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Metadata: o.Metadata, MemberEpoch: epoch})
+		off := plantedCommitOffset(groupID, o.Topic, o.Partition, epoch, o.Offset)
+		out = append(out, coord.CommittedOffset{Topic: o.Topic, Partition: o.Partition, Offset: off, Metadata: o.Metadata, MemberEpoch: epoch})
 	}
 	h, e := gs.hold(ctx, groupID)
 	if e != nil {

@@ -12,3 +12,6 @@ func plantedSpan(string, int64, int64) bool { return false }
 
 // plantedFS returns fs unchanged in a normal build.
 func plantedFS(fs vfs.FS) vfs.FS { return fs }
+
+// plantedCommitOffset returns off in a normal build.
+func plantedCommitOffset(_, _ string, _, _ int32, off int64) int64 { return off }

@@ -3,8 +3,10 @@
 package broker
 
 import (
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/sluice-mq/sluice/engine/vfs"
@@ -22,6 +24,8 @@ import (
 //	                    starts one offset late (→ a read or poll that misses a record)
 //	elect-outside-isr   the controller elects a live replica outside the ISR when
 //	                    there is one (→ lost write after a follower fell behind)
+//	commit-older-offset the first commit of a partition after a rebalance (a new member
+//	                    epoch) stores an offset 10 lower (→ offset regression)
 //	skip-fsync          segment files never fsync, whatever sync.policy says (→ lost
 //	                    write after a power loss; needs the faultfs volatile layer)
 //
@@ -74,3 +78,19 @@ func noSync(f vfs.File, err error) (vfs.File, error) {
 type noSyncFile struct{ vfs.File }
 
 func (noSyncFile) Sync() error { return nil }
+
+// plantedCommits remembers the member epoch of each partition's last
+// commit (commit-older-offset).
+var plantedCommits sync.Map
+
+// plantedCommitOffset is the offset a commit stores.
+func plantedCommitOffset(group, topic string, part, epoch int32, off int64) int64 {
+	if plantedName != "commit-older-offset" {
+		return off
+	}
+	prev, loaded := plantedCommits.Swap(fmt.Sprintf("%s/%s/%d", group, topic, part), epoch)
+	if loaded && prev.(int32) != epoch {
+		return max(0, off-10)
+	}
+	return off
+}

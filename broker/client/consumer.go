@@ -323,6 +323,13 @@ func (co *Consumer) Position(tp TopicPartition) int64 {
 // Closing twice is a no-op.
 func (co *Consumer) Close() error { return co.close(true) }
 
+// Abandon stops the consumer the way a crashed process stops: no commit,
+// no leave; its group session simply lapses and its partitions move once
+// the coordinator's session timeout passes. It is for fault injection
+// (the checkers' consumer kill) and tests of failover; applications call
+// Close.
+func (co *Consumer) Abandon() { _ = co.close(false) }
+
 func (co *Consumer) close(leave bool) error {
 	co.mu.Lock()
 	was := co.closed

@@ -403,7 +403,7 @@ func TestGroupCrashAtLeastOnce(t *testing.T) {
 		}
 	}
 	bm.stop()
-	bm.co.CrashForTest()
+	bm.co.Abandon()
 	crashed := time.Now()
 	own.forget("b")
 	waitFor(t, 30*time.Second, "a takes b's partitions over", func() bool { return own.count("a") == 6 })

@@ -40,9 +40,9 @@ clients still reach it (F4), brokers cut from etcd (F5a, F5b; every link
 runs through a proxy), disk full (F6), a torn or bit-flipped segment tail
 on a stopped replica (F7), lost unsynced writes on one broker or all (F8a,
 F8b: power loss), the leader killed while its followers lag (F9), and a
-double failure that brings a stale follower back first. F6 and F8 need the
-test build's fault file layer: go build -tags faultfs ./cmd/sluice.
-Consumer faults (F11) are not implemented yet.
+double failure that brings a stale follower back first, and group consumers
+killed without committing or leaving (F11, scenarios *-group). F6 and F8
+need the test build's fault file layer: go build -tags faultfs ./cmd/sluice.
 
 --random runs a strong scenario (acks=all, sync=always, RF=3, minISR=2,
 idempotent: no anomaly allowed) with two to four fault kinds the seed

@@ -105,7 +105,7 @@ func TestStrongScenariosPass(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of processes under faults")
 	}
-	for _, name := range []string{"isr-kill", "quorum-kill", "isr-partition", "quorum-last-replica", "isr-power", "quorum-disk", "isr-stale-follower"} {
+	for _, name := range []string{"isr-kill", "quorum-kill", "isr-partition", "quorum-last-replica", "isr-power", "quorum-disk", "isr-stale-follower", "quorum-group"} {
 		t.Run(name, func(t *testing.T) {
 			out := runScenario(t, name, 11, 12*time.Second)
 			v := out.Verdict
@@ -223,6 +223,8 @@ func TestPlantedBugsDetected(t *testing.T) {
 		{"hw-early", "isr-last-replica", ""},
 		{"elect-outside-isr", "isr-stale-follower", anomaly.LostWrite},
 		{"torn-tail-kept", "isr-torn", ""},
+		{"commit-older-offset", "isr-group", anomaly.OffsetRegression},
+		{"no-epoch-check", "isr-last-replica", ""},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {
 			sc, err := harness.Lookup(tc.scenario)

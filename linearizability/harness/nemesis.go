@@ -25,6 +25,8 @@ type nemesis struct {
 	rng    *rand.Rand
 	log    io.Writer
 	faults int
+	// kills takes one consumer down (F11), when the scenario has any.
+	kills chan<- struct{}
 }
 
 // sessionTTL is the brokers' --session-ttl (serveArgs).
@@ -51,6 +53,9 @@ func (n *nemesis) run(ctx context.Context, stop <-chan struct{}) error {
 }
 
 func (n *nemesis) inject(ctx context.Context, stop <-chan struct{}, kind history.FaultKind) error {
+	if kind == history.F11ConsumerFault {
+		return n.killConsumer(ctx, stop)
+	}
 	parts, err := partitionMeta(ctx, n.cl)
 	if err != nil {
 		fmt.Fprintf(n.log, "nemesis: no metadata, skipping %s: %v\n", kind, err)
@@ -189,4 +194,26 @@ func wait(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// killConsumer is F11: one group member dies without committing or
+// leaving (its partitions move when its session lapses); its worker starts
+// a new member. The window covers the session timeout.
+func (n *nemesis) killConsumer(ctx context.Context, stop <-chan struct{}) error {
+	if n.sc.Consumers == 0 {
+		return nil
+	}
+	n.faults++
+	id := n.rec.StartFault(history.F11ConsumerFault, "a consumer", "group member killed (no commit, no leave), a new one joins")
+	defer n.rec.EndFault(id)
+	select {
+	case n.kills <- struct{}{}:
+	case <-stop:
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
+	fmt.Fprintf(n.log, "nemesis: F11 killed a group consumer\n")
+	wait(ctx, stop, groupSession+jitter(n.rng, 500*time.Millisecond, 1500*time.Millisecond))
+	return nil
 }

@@ -103,7 +103,8 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 	rec := history.NewRecorder()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	errs := make(chan error, sc.Producers+sc.Readers+1)
+	errs := make(chan error, sc.Producers+sc.Readers+sc.Consumers+1)
+	kills := make(chan struct{}) // F11: the nemesis kills one consumer
 	worker := 0
 	for range sc.Producers {
 		w, r := worker, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
@@ -117,7 +118,13 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- reader(ctx, cl, rec, sc, w, r, stop) }()
 	}
-	nem := &nemesis{c: c, cl: cl, rec: rec, sc: sc, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), log: opts.Log}
+	for range sc.Consumers {
+		w, r := worker, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
+		worker++
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- consumer(ctx, cl, rec, w, r, kills, stop) }()
+	}
+	nem := &nemesis{c: c, cl: cl, rec: rec, sc: sc, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), log: opts.Log, kills: kills}
 	wg.Add(1)
 	go func() { defer wg.Done(); errs <- nem.run(ctx, stop) }()
 	wait(ctx, nil, sc.Duration)
@@ -132,15 +139,16 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 		return nil, fmt.Errorf("harness: %w", runErr)
 	}
 	out.Faults = nem.faults
-	h := rec.History()
-	fmt.Fprintf(opts.Log, "check %s: %d operations, %d faults; draining\n", sc.Name, len(h.Ops), nem.faults)
+	fmt.Fprintf(opts.Log, "check %s: %d faults; draining\n", sc.Name, nem.faults)
 
-	// The final drain.
-	final, err := drain(ctx, c, opts.Binary, sc)
+	// The final drain (its group consumer is part of the history).
+	final, err := drain(ctx, c, opts.Binary, sc, rec, worker)
 	closed = true
 	if err != nil {
 		return nil, err
 	}
+	h := rec.History()
+	fmt.Fprintf(opts.Log, "check %s: %d operations\n", sc.Name, len(h.Ops))
 	exp := expect.Expectations{Config: sc.Config()}
 	v := check.Check(h, final, exp)
 	out.Verdict = v
@@ -159,7 +167,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 
 // drain heals, waits for the full ISR, reads every partition from its
 // leader, stops the cluster and reads every replica offline.
-func drain(ctx context.Context, c *localcluster.Cluster, bin string, sc Scenario) (*history.FinalReads, error) {
+func drain(ctx context.Context, c *localcluster.Cluster, bin string, sc Scenario, rec *history.Recorder, worker int) (*history.FinalReads, error) {
 	if err := heal(ctx, c, sc); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -188,6 +196,16 @@ func drain(ctx context.Context, c *localcluster.Cluster, bin string, sc Scenario
 			pr.Replicas = append(pr.Replicas, history.ReplicaRead{Broker: -1, Source: "fetch", Err: fmt.Sprint(err)})
 		}
 		final.Partitions = append(final.Partitions, *pr)
+	}
+	if sc.Consumers > 0 && healthErr == nil {
+		hwm := map[int32]int64{}
+		for _, pr := range final.Partitions {
+			hwm[pr.Partition] = pr.HighWatermark
+		}
+		if err := drainGroup(hctx, fresh, rec, worker, hwm); err != nil {
+			// The group checks then report what it did not get.
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+		}
 	}
 	if err := c.Close(); err != nil {
 		return nil, fmt.Errorf("harness: stopping the cluster for the offline reads: %w", err)

@@ -25,8 +25,10 @@ type Scenario struct {
 	Partitions  int
 	// Faults are the kinds the nemesis draws from (none: a fault-free run).
 	Faults []history.FaultKind
-	// Producers and Readers are the numbers of sequential clients.
-	Producers, Readers int
+	// Producers and Readers are the numbers of sequential clients;
+	// Consumers the members of one at-least-once consumer group (none: no
+	// group checks).
+	Producers, Readers, Consumers int
 	// Duration is how long the clients run (the drain follows).
 	Duration time.Duration
 	// PowerLoss runs the brokers on the volatile file layer (a faultfs
@@ -50,7 +52,16 @@ func (s Scenario) Config() expect.Config {
 		Scenario: s.Name, Acks: s.Acks, Sync: s.Sync, Replication: s.Mode,
 		RF: s.RF, MinISR: s.MinISR, Idempotence: s.Idempotence, Unclean: s.Unclean,
 		Faults: slices.Clone(s.Faults), DoubleFailure: s.DoubleFailure,
+		Delivery: s.delivery(),
 	}
+}
+
+// delivery is the group's promise (none without consumers).
+func (s Scenario) delivery() expect.Delivery {
+	if s.Consumers > 0 {
+		return expect.DeliveryAtLeastOnce
+	}
+	return expect.DeliveryNone
 }
 
 // FaultFS is the SLUICE_FAULT_FS value the brokers need ("" for none).
@@ -152,6 +163,18 @@ var Scenarios = map[string]Scenario{
 		s := strong("isr-stale-follower", expect.ModeISR, history.F2KillFollower, history.F1KillLeader)
 		s.DoubleFailure = true
 		s.Description = "acks=all, sync=always, RF=3, minISR=2, idempotent, isr mode; a follower dies and leaves the ISR, the leader dies and the stale follower returns first: the surviving ISR member must lead, no anomaly allowed"
+		return s
+	}(),
+	"isr-group": func() Scenario {
+		s := strong("isr-group", expect.ModeISR, history.F11ConsumerFault, history.F1KillLeader)
+		s.Consumers = 2
+		s.Description = "acks=all, sync=always, RF=3, minISR=2, idempotent, isr mode, an at-least-once consumer group of 2; consumers killed and rebalanced, leaders killed: no loss, no skipped poll, no committed offset going back (duplicates allowed)"
+		return s
+	}(),
+	"quorum-group": func() Scenario {
+		s := strong("quorum-group", expect.ModeQuorum, history.F11ConsumerFault, history.F3PauseLeader)
+		s.Consumers = 2
+		s.Description = "acks=all, sync=always, RF=3, minISR=2, idempotent, quorum mode, an at-least-once consumer group of 2; consumers killed and rebalanced, leaders paused: no loss, no skipped poll, no committed offset going back (duplicates allowed)"
 		return s
 	}(),
 	"never-power": {
