@@ -199,16 +199,7 @@ func electionsByRule(t *testing.T, c *brokertest.Cluster, rule string) float64 {
 		if b == nil {
 			continue
 		}
-		resp, err := http.Get("http://" + b.AdminAddr() + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range electionsMetric.FindAllStringSubmatch(string(body), -1) {
+		for _, m := range electionsMetric.FindAllStringSubmatch(scrape(t, b), -1) {
 			if m[1] == rule {
 				v, _ := strconv.ParseFloat(m[2], 64)
 				total += v
@@ -216,4 +207,19 @@ func electionsByRule(t *testing.T, c *brokertest.Cluster, rule string) float64 {
 		}
 	}
 	return total
+}
+
+// scrape returns broker b's /metrics page.
+func scrape(t *testing.T, b *broker.Broker) string {
+	t.Helper()
+	resp, err := http.Get("http://" + b.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,16 +101,7 @@ func TestCorruptReplicaIsQuarantinedAndRefetched(t *testing.T) {
 // metricValue reads one unlabelled metric from broker b's admin endpoint.
 func metricValue(t *testing.T, b *broker.Broker, name string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + b.AdminAddr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(scrape(t, b), "\n") {
 		var v float64
 		if strings.HasPrefix(line, name+" ") {
 			if _, err := fmt.Sscan(strings.TrimPrefix(line, name+" "), &v); err == nil {

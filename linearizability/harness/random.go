@@ -14,11 +14,12 @@ import (
 var randomPool = []history.FaultKind{
 	history.F1KillLeader, history.F2KillFollower, history.F3PauseLeader, history.F4IsolateLeader,
 	history.F5aEtcdCutAll, history.F5bEtcdCutLeader, history.F6DiskFull, history.F7TornTail, history.F7bBitFlip,
-	history.F8aPowerLossOne, history.F8bPowerLossAll, history.F9LastReplica,
+	history.F8aPowerLossOne, history.F8bPowerLossAll, history.F9LastReplica, history.F11ConsumerFault,
 }
 
 // RandomStrong is a strong scenario (TESTING.md §5's promise, no anomaly
-// allowed) in mode whose faults — two to four kinds — the seed chooses.
+// allowed) in mode whose faults — two to four kinds — the seed chooses;
+// with F11 it runs a consumer group of two.
 // Without the fault file layer (withFaultFS false) F6 and F8 are left out.
 func RandomStrong(mode expect.ReplicationMode, seed uint64, withFaultFS bool) Scenario {
 	pool := slices.Clone(randomPool)
@@ -34,6 +35,9 @@ func RandomStrong(mode expect.ReplicationMode, seed uint64, withFaultFS bool) Sc
 		return slices.Index(history.FaultKinds, a) - slices.Index(history.FaultKinds, b)
 	})
 	s := strong(fmt.Sprintf("random-%s", mode), mode, kinds...)
+	if slices.Contains(kinds, history.F11ConsumerFault) {
+		s.Consumers = 2 // an at-least-once group for the consumer faults
+	}
 	s.Description = fmt.Sprintf("random strong scenario (seed %d): %s", seed, s.Description)
 	return s
 }

@@ -28,6 +28,9 @@ func TestRandomStrong(t *testing.T) {
 		for _, k := range a.Faults {
 			drawn[k] = true
 		}
+		if hasF11 := slices.Contains(a.Faults, history.F11ConsumerFault); hasF11 != (a.Consumers > 0) {
+			t.Fatalf("seed %d: faults %v with %d consumers", seed, a.Faults, a.Consumers)
+		}
 		for _, k := range RandomStrong(expect.ModeISR, seed, false).Faults {
 			if k == history.F6DiskFull || k == history.F8aPowerLossOne || k == history.F8bPowerLossAll {
 				t.Fatalf("seed %d drew %s without the fault file layer", seed, k)
