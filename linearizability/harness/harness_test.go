@@ -203,10 +203,11 @@ func matrixSeed(t *testing.T) uint64 {
 	return h.Sum64() >> 1 // positive in every signed view
 }
 
-// TestPlantedBugsDetected: each planted bug (TESTING.md §6; the broker
-// built with -tags plantedbugs) with the fault that exposes it must make a
-// strong scenario fail with the anomaly it causes. A bug that goes
-// undetected fails the test.
+// TestPlantedBugsDetected: each of TESTING.md §6's ten planted bugs (the
+// binary built with -tags "plantedbugs faultfs", one switched on by
+// SLUICE_PLANTED_BUG) with the fault that exposes it must make a strong
+// scenario fail with the anomaly it causes ("" = any forbidden one). A bug
+// that goes undetected fails the test.
 func TestPlantedBugsDetected(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of processes under faults")
@@ -231,16 +232,26 @@ func TestPlantedBugsDetected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-			defer cancel()
-			out, err := harness.Run(ctx, sc, harness.Options{Binary: plantedBinary(t), Results: t.TempDir(), Seed: 3,
-				Duration: 12 * time.Second, PlantedBug: tc.bug, Log: testWriter{t}})
-			if err != nil {
-				t.Fatal(err)
+			// Most bugs show in the first run; those whose exposing fault
+			// is drawn at random (a bit flip rather than a cut) get up to
+			// three seeds, so a slow CI machine that fits fewer faults in
+			// the run does not miss them.
+			var last *harness.Outcome
+			for seed := uint64(3); seed < 6; seed++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+				out, err := harness.Run(ctx, sc, harness.Options{Binary: plantedBinary(t), Results: t.TempDir(), Seed: seed,
+					Duration: 12 * time.Second, PlantedBug: tc.bug, Log: testWriter{t}})
+				cancel()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !out.Verdict.Pass && (tc.want == "" || out.Verdict.Count(tc.want) > 0) {
+					t.Logf("planted bug %s detected with seed %d", tc.bug, seed)
+					return
+				}
+				last = out
 			}
-			if out.Verdict.Pass || (tc.want != "" && out.Verdict.Count(tc.want) == 0) {
-				t.Fatalf("planted bug %s went undetected (want %s):\n%s", tc.bug, tc.want, out.Verdict.Summary())
-			}
+			t.Fatalf("planted bug %s went undetected in three runs (want %s); the last:\n%s", tc.bug, tc.want, last.Verdict.Summary())
 		})
 	}
 }
