@@ -321,7 +321,7 @@ func (l *Log) recoverActive(s *segment) error {
 	}
 	s.resetIndexState()
 	s.size, s.next = 0, s.base
-	sc := newBatchScanner(s.file, 0, end, record.MaxBatchSize, !planted("torn-tail-kept"))
+	sc := newBatchScanner(s.file, 0, end, record.MaxBatchSize, true)
 	for {
 		h, _, err := sc.next()
 		if errors.Is(err, io.EOF) {

@@ -212,6 +212,7 @@ var (
 )
 
 func newBatchScanner(f vfs.File, from, end int64, maxBatch int, verify bool) *batchScanner {
+	verify = verify && !planted("torn-tail-kept") // the planted bug: no CRC checks when reading the log back
 	return &batchScanner{f: f, pos: from, end: end, maxSize: maxBatch, verify: verify, bufPos: from}
 }
 
