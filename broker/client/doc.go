@@ -67,7 +67,8 @@
 // was fenced) drops every partition with OnRevoked(tps, true) and rejoins
 // with epoch 0. Commits (Commit, CommitAsync, CommitOffsets, auto-commit)
 // carry the member id and epoch; STALE_MEMBER_EPOCH is retried after a
-// heartbeat, for the partitions still owned. Pause/Resume stop fetching
+// heartbeat. A commit is all or nothing: one naming a partition the member
+// no longer owns fails with FENCED_MEMBER_EPOCH and commits nothing. Pause/Resume stop fetching
 // partitions without giving them up. Close commits, calls OnRevoked and
 // leaves (epoch -1). Delivery picks at-most-once, at-least-once or
 // exactly-once (see Delivery and the examples); Process is the

@@ -611,10 +611,10 @@ func (g *groupMember) lose() {
 	g.kick()
 }
 
-// commitLocked commits offsets of partitions the member still owns with its
-// current epoch; g.commitMu is held. STALE_MEMBER_EPOCH waits for a
-// heartbeat and retries with the partitions still owned; a lost membership
-// makes the heartbeat loop rejoin. setProcessed records the offsets as
+// commitLocked commits offsets of partitions the member owns with its
+// current epoch, all or none; g.commitMu is held. STALE_MEMBER_EPOCH waits
+// for a heartbeat and retries (failing if a partition was revoked
+// meanwhile); a lost membership makes the heartbeat loop rejoin. setProcessed records the offsets as
 // processed first (an explicit commit by the application). direct says no
 // heartbeat loop runs meanwhile (it is the caller, or it has stopped): a
 // stale epoch is refreshed with a heartbeat of its own.
@@ -630,21 +630,33 @@ func (g *groupMember) commitLocked(ctx context.Context, offsets map[TopicPartiti
 		g.cond.Broadcast()
 		co.mu.Unlock()
 	}
+	if len(offsets) == 0 {
+		return nil
+	}
 	for attempt := 0; ; attempt++ {
 		co.mu.Lock()
 		id, epoch, gen := g.memberID, g.epoch, g.hbGen
 		req := &brokerpb.CommitOffsetsRequest{Group: g.group, MemberId: id, MemberEpoch: epoch}
+		var unowned []TopicPartition
 		for _, tp := range sortTPs(slices.Collect(maps.Keys(offsets))) {
 			if g.owned[tp] {
 				req.Offsets = append(req.Offsets, &brokerpb.OffsetCommit{Topic: tp.Topic, Partition: tp.Partition, Offset: offsets[tp]})
+			} else {
+				unowned = append(unowned, tp)
 			}
 		}
 		co.mu.Unlock()
-		if len(req.Offsets) == 0 {
-			return nil
-		}
 		if epoch <= 0 {
-			return newError(brokerpb.ErrorCode_UNKNOWN_MEMBER, "group %q: not a member (yet)", g.group)
+			return newError(brokerpb.ErrorCode_UNKNOWN_MEMBER, "group %q: not a member (yet): nothing committed", g.group)
+		}
+		// All or nothing: a commit naming a partition the member no longer
+		// owns (revoked, or dropped when the member was fenced while the
+		// application held its records — a zombie) fails, as Kafka's
+		// CommitFailedException does. Leaving the partition out and
+		// answering success would tell the application offsets are stored
+		// that are not; the checkers caught exactly that (F11 pause).
+		if len(unowned) > 0 {
+			return newError(brokerpb.ErrorCode_FENCED_MEMBER_EPOCH, "group %q: %v not owned by this member (revoked or lost at epoch %d): nothing committed", g.group, unowned, epoch)
 		}
 		err := co.c.coordinatorCall(ctx, g.group, defaultRetries, func(sc brokerpb.SluiceClient) error {
 			_, err := sc.CommitOffsets(ctx, req)
@@ -920,8 +932,11 @@ func (co *Consumer) CommitAsync(done func(offsets map[TopicPartition]int64, err 
 }
 
 // CommitOffsets commits the given next-offsets (the offset after the last
-// processed record) of partitions the member owns; the others are left
-// out. With ExactlyOnce this is the mirror of what the application stored.
+// processed record) of partitions the member owns. With ExactlyOnce this is
+// the mirror of what the application stored. If any of them is not owned
+// (revoked, or lost when the member was fenced) nothing is committed and
+// the error is FENCED_MEMBER_EPOCH (IsMembershipLost): their records go to
+// the partitions' new owner from the committed offsets.
 func (co *Consumer) CommitOffsets(ctx context.Context, offsets map[TopicPartition]int64) error {
 	if co.g == nil {
 		return errNoGroup

@@ -681,3 +681,50 @@ func TestGroupAdmin(t *testing.T) {
 		t.Fatalf("Commit without a group: %v", err)
 	}
 }
+
+// TestGroupCommitOfUnownedPartitionFails: a commit naming a partition the
+// member does not own (another member's, or one it lost while a zombie)
+// fails with a membership error and commits nothing, not even the owned
+// partitions named with it. It used to leave the partition out and answer
+// success, so a zombie's application believed offsets stored that were
+// not; the checkers' F11 pause found it.
+func TestGroupCommitOfUnownedPartitionFails(t *testing.T) {
+	b := startBroker(t)
+	c := dialBroker(t, b)
+	mkTopic(t, c, "unowned", 2)
+	ctx := testCtx(t)
+	opts := client.ConsumerOptions{Group: "gunowned", Topics: []string{"unowned"}, AutoOffsetReset: client.Earliest}
+	var cos []*client.Consumer
+	for range 2 {
+		co, err := c.NewConsumer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer co.Close()
+		cos = append(cos, co)
+	}
+	waitFor(t, 30*time.Second, "one partition each", func() bool {
+		return len(cos[0].Assignment()) == 1 && len(cos[1].Assignment()) == 1
+	})
+	mine, theirs := cos[0].Assignment()[0], cos[1].Assignment()[0]
+
+	for _, offs := range []map[client.TopicPartition]int64{{theirs: 5}, {mine: 3, theirs: 5}} {
+		err := cos[0].CommitOffsets(ctx, offs)
+		if !client.IsMembershipLost(err) || client.IsIndefinite(err) {
+			t.Fatalf("commit of %v by the owner of %v: %v; want a definite FENCED_MEMBER_EPOCH", offs, mine, err)
+		}
+	}
+	got, err := c.CommittedOffsets(ctx, "gunowned", mine, theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("refused commits stored offsets: %v", got)
+	}
+	if err := cos[0].CommitOffsets(ctx, map[client.TopicPartition]int64{mine: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.CommittedOffsets(ctx, "gunowned", mine); err != nil || got[mine] != 3 {
+		t.Fatalf("committed %v, %v; want %v at 3", got, err, mine)
+	}
+}

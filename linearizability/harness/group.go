@@ -159,8 +159,9 @@ func (m *member) fetchCommitted(ctx context.Context, parts ...int32) {
 // consumer runs group members one after another until stop closes: each
 // polls and commits until the nemesis kills it (Abandon: no commit, no
 // leave; its partitions move when its session lapses) or, now and then, it
-// leaves and a new member joins (a rebalance storm, F11).
-func consumer(ctx context.Context, cl *client.Client, rec *history.Recorder, worker int, rng *rand.Rand, kills <-chan struct{}, stop <-chan struct{}) error {
+// leaves and a new member joins (a rebalance storm, F11). The nemesis may
+// also pause it past its session through its gate (F11's zombie).
+func consumer(ctx context.Context, cl *client.Client, rec *history.Recorder, worker int, rng *rand.Rand, kills <-chan struct{}, g *gate, stop <-chan struct{}) error {
 	for {
 		m, err := newMember(cl, rec, worker)
 		if err != nil {
@@ -170,6 +171,7 @@ func consumer(ctx context.Context, cl *client.Client, rec *history.Recorder, wor
 		leaveAfter := 50 + rng.IntN(200)
 	run:
 		for {
+			g.pass() // paused (F11): no operation until the nemesis resumes it
 			select {
 			case <-stop:
 				m.flushEvents()

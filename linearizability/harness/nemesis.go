@@ -27,6 +27,8 @@ type nemesis struct {
 	faults int
 	// kills takes one consumer down (F11), when the scenario has any.
 	kills chan<- struct{}
+	// gates pause one consumer each (F11).
+	gates []*gate
 }
 
 // sessionTTL is the brokers' --session-ttl (serveArgs).
@@ -54,6 +56,9 @@ func (n *nemesis) run(ctx context.Context, stop <-chan struct{}) error {
 
 func (n *nemesis) inject(ctx context.Context, stop <-chan struct{}, kind history.FaultKind) error {
 	if kind == history.F11ConsumerFault {
+		if len(n.gates) > 0 && n.rng.IntN(2) == 0 {
+			return n.pauseConsumer(ctx, stop)
+		}
 		return n.killConsumer(ctx, stop)
 	}
 	parts, err := partitionMeta(ctx, n.cl)
@@ -215,5 +220,28 @@ func (n *nemesis) killConsumer(ctx context.Context, stop <-chan struct{}) error 
 	}
 	fmt.Fprintf(n.log, "nemesis: F11 killed a group consumer\n")
 	wait(ctx, stop, groupSession+jitter(n.rng, 500*time.Millisecond, 1500*time.Millisecond))
+	return nil
+}
+
+// pauseConsumer is F11's other half: one group member stops, its
+// connections with it, for longer than its session (the coordinator
+// fences it and hands its partitions to the other member), then resumes
+// as a zombie whose stalled heartbeat, poll and commit reach the brokers
+// late. A broker that took the zombie's commit would move the group's
+// offsets back (offset-regression).
+func (n *nemesis) pauseConsumer(ctx context.Context, stop <-chan struct{}) error {
+	w := n.rng.IntN(len(n.gates))
+	g := n.gates[w]
+	n.faults++
+	id := n.rec.StartFault(history.F11ConsumerFault, fmt.Sprintf("consumer %d", w+1), "group member paused past its session, then resumed (a zombie)")
+	defer n.rec.EndFault(id)
+	g.hold()
+	defer g.release()
+	fmt.Fprintf(n.log, "nemesis: F11 paused group consumer %d\n", w+1)
+	wait(ctx, stop, groupSession+jitter(n.rng, time.Second, 3*time.Second))
+	g.release()
+	fmt.Fprintf(n.log, "nemesis: F11 resumed group consumer %d\n", w+1)
+	// The window covers the zombie's return and the rebalance after it.
+	wait(ctx, stop, jitter(n.rng, 500*time.Millisecond, 1500*time.Millisecond))
 	return nil
 }

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+
+	"github.com/sluice-mq/sluice/broker/client"
 	"github.com/sluice-mq/sluice/internal/faultfs"
 	"github.com/sluice-mq/sluice/internal/localcluster"
 	"github.com/sluice-mq/sluice/linearizability/check"
@@ -118,13 +122,25 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- reader(ctx, cl, rec, sc, w, r, stop) }()
 	}
+	var gates []*gate // F11: the nemesis pauses one consumer
 	for range sc.Consumers {
 		w, r := worker, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 		worker++
+		// Each consumer has a client of its own, whose connections its
+		// gate can stall without stalling the other clients.
+		g := &gate{}
+		ccl, err := client.Dial(ctx, c.Addrs(), client.WithDialOptions(grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return g.dial(ctx, "tcp", addr)
+		})), client.WithDataPlaneDialer(g.dial))
+		if err != nil {
+			return nil, err
+		}
+		defer ccl.Close()
+		gates = append(gates, g)
 		wg.Add(1)
-		go func() { defer wg.Done(); errs <- consumer(ctx, cl, rec, w, r, kills, stop) }()
+		go func() { defer wg.Done(); errs <- consumer(ctx, ccl, rec, w, r, kills, g, stop) }()
 	}
-	nem := &nemesis{c: c, cl: cl, rec: rec, sc: sc, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), log: opts.Log, kills: kills}
+	nem := &nemesis{c: c, cl: cl, rec: rec, sc: sc, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), log: opts.Log, kills: kills, gates: gates}
 	wg.Add(1)
 	go func() { defer wg.Done(); errs <- nem.run(ctx, stop) }()
 	wait(ctx, nil, sc.Duration)
