@@ -68,8 +68,8 @@
 // with epoch 0. Commits (Commit, CommitAsync, CommitOffsets, auto-commit)
 // carry the member id and epoch; STALE_MEMBER_EPOCH is retried after a
 // heartbeat. A commit is all or nothing: one naming a partition the member
-// no longer owns fails with FENCED_MEMBER_EPOCH and commits nothing. Pause/Resume stop fetching
-// partitions without giving them up. Close commits, calls OnRevoked and
+// no longer owns fails with FENCED_MEMBER_EPOCH and commits nothing.
+// Pause/Resume stop fetching partitions without giving them up. Close commits, calls OnRevoked and
 // leaves (epoch -1). Delivery picks at-most-once, at-least-once or
 // exactly-once (see Delivery and the examples); Process is the
 // at-least-once loop. The admin side is ListGroups, DescribeGroup,

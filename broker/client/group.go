@@ -614,8 +614,9 @@ func (g *groupMember) lose() {
 // commitLocked commits offsets of partitions the member owns with its
 // current epoch, all or none; g.commitMu is held. STALE_MEMBER_EPOCH waits
 // for a heartbeat and retries (failing if a partition was revoked
-// meanwhile); a lost membership makes the heartbeat loop rejoin. setProcessed records the offsets as
-// processed first (an explicit commit by the application). direct says no
+// meanwhile); a lost membership makes the heartbeat loop rejoin.
+// setProcessed records the offsets as processed first (an explicit commit
+// by the application). direct says no
 // heartbeat loop runs meanwhile (it is the caller, or it has stopped): a
 // stale epoch is refreshed with a heartbeat of its own.
 func (g *groupMember) commitLocked(ctx context.Context, offsets map[TopicPartition]int64, setProcessed, direct bool) error {

@@ -56,6 +56,11 @@ func (g *gate) dial(ctx context.Context, network, addr string) (net.Conn, error)
 	return &gatedConn{Conn: c, g: g}, nil
 }
 
+// dialGRPC is dial in grpc.WithContextDialer's shape.
+func (g *gate) dialGRPC(ctx context.Context, addr string) (net.Conn, error) {
+	return g.dial(ctx, "tcp", addr)
+}
+
 type gatedConn struct {
 	net.Conn
 	g *gate

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -103,6 +102,21 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 		return nil, err
 	}
 
+	// Each consumer has a client of its own, whose connections its gate
+	// can stall (F11's pause) without stalling the other clients. Dialled
+	// before any worker starts, so a failure leaves nothing running.
+	var consumerClients []*client.Client
+	var gates []*gate
+	for range sc.Consumers {
+		g := &gate{}
+		ccl, err := client.Dial(ctx, c.Addrs(), client.WithDialOptions(grpc.WithContextDialer(g.dialGRPC)), client.WithDataPlaneDialer(g.dial))
+		if err != nil {
+			return nil, err
+		}
+		defer ccl.Close()
+		consumerClients, gates = append(consumerClients, ccl), append(gates, g)
+	}
+
 	// The workload and the nemesis.
 	rec := history.NewRecorder()
 	stop := make(chan struct{})
@@ -122,21 +136,10 @@ func Run(ctx context.Context, sc Scenario, opts Options) (*Outcome, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- reader(ctx, cl, rec, sc, w, r, stop) }()
 	}
-	var gates []*gate // F11: the nemesis pauses one consumer
-	for range sc.Consumers {
+	for i := range sc.Consumers {
 		w, r := worker, rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 		worker++
-		// Each consumer has a client of its own, whose connections its
-		// gate can stall without stalling the other clients.
-		g := &gate{}
-		ccl, err := client.Dial(ctx, c.Addrs(), client.WithDialOptions(grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return g.dial(ctx, "tcp", addr)
-		})), client.WithDataPlaneDialer(g.dial))
-		if err != nil {
-			return nil, err
-		}
-		defer ccl.Close()
-		gates = append(gates, g)
+		ccl, g := consumerClients[i], gates[i]
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- consumer(ctx, ccl, rec, w, r, kills, g, stop) }()
 	}
