@@ -82,12 +82,17 @@ func (b *Broker) createTopic(ctx context.Context, req *brokerpb.CreateTopicReque
 	if eff.minISR > int(rf) {
 		return nil, errf(codeInvalidConfig, "min.insync.replicas %d exceeds the replication factor %d: acks=all could never succeed", eff.minISR, rf)
 	}
-	snap := b.coord.Snapshot()
-	if _, ok := snap.Topics[req.Name]; ok {
-		return nil, errf(codeTopicExists, "topic %q already exists", req.Name)
-	}
-	if int(rf) > len(snap.Brokers) {
-		return nil, errf(codeInvalidRequest, "replication factor %d exceeds the %d live brokers", rf, len(snap.Brokers))
+	snap, e := b.checkedSnapshot(ctx, func(snap *coord.Snapshot) *Error {
+		if _, ok := snap.Topics[req.Name]; ok {
+			return errf(codeTopicExists, "topic %q already exists", req.Name)
+		}
+		if int(rf) > len(snap.Brokers) {
+			return errf(codeInvalidRequest, "replication factor %d exceeds the %d live brokers %v", rf, len(snap.Brokers), liveBrokerIDs(snap))
+		}
+		return nil
+	})
+	if e != nil {
+		return nil, e
 	}
 	l := b.controller()
 	if l == nil {
@@ -121,6 +126,34 @@ func (b *Broker) createTopic(ctx context.Context, req *brokerpb.CreateTopicReque
 	}
 	b.logger.Info("topic created", "topic", req.Name, "partitions", req.Partitions, "rf", rf)
 	return &brokerpb.CreateTopicResponse{Topic: topicInfo(snap, t)}, nil
+}
+
+// syncTimeout bounds how long a refusal waits for the metadata cache to
+// catch up with etcd before it is given.
+const syncTimeout = 5 * time.Second
+
+// checkedSnapshot returns the cached metadata and what check says of it.
+// When check refuses, the cache is first brought up to date with etcd
+// (coord.Sync) and checked again: a refusal must not come from a cache a
+// moment behind, as on a broker that has just started, whose watch has not
+// yet delivered the registrations of brokers that started with it (a
+// CreateTopic with RF 3 right after a 3-broker cluster starts, which
+// Kafka answers with INVALID_REPLICATION_FACTOR until the controller has
+// heard of every broker). If the sync fails, the first refusal stands.
+func (b *Broker) checkedSnapshot(ctx context.Context, check func(*coord.Snapshot) *Error) (*coord.Snapshot, *Error) {
+	snap := b.coord.Snapshot()
+	e := check(snap)
+	if e == nil {
+		return snap, nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	if err := b.coord.Sync(sctx); err != nil {
+		b.logger.Debug("metadata sync before a refusal failed", "refusal", e.Msg, "err", err)
+		return snap, e
+	}
+	snap = b.coord.Snapshot()
+	return snap, check(snap)
 }
 
 func newTopicID() string {

@@ -57,23 +57,30 @@ func (b *Broker) reassignPartitions(ctx context.Context, req *brokerpb.ReassignP
 	if len(req.Partitions) == 0 || len(req.Partitions) > MaxPartitionsPerTopic {
 		return nil, errf(codeInvalidRequest, "%d partitions to reassign; want 1..%d", len(req.Partitions), MaxPartitionsPerTopic)
 	}
-	snap := b.coord.Snapshot()
-	t, ok := snap.Topics[req.Topic]
-	if !ok {
-		return nil, errf(codeUnknownTopic, "unknown topic %q", req.Topic)
-	}
-	seen := map[int32]bool{}
-	for _, r := range req.Partitions {
-		if r.Partition < 0 || r.Partition >= t.Partitions {
-			return nil, errf(codeUnknownTopic, "topic %q has no partition %d", req.Topic, r.Partition)
+	// A target broker that has just registered may not be in this broker's
+	// cache yet; checkedSnapshot syncs with etcd before refusing.
+	_, e := b.checkedSnapshot(ctx, func(snap *coord.Snapshot) *Error {
+		t, ok := snap.Topics[req.Topic]
+		if !ok {
+			return errf(codeUnknownTopic, "unknown topic %q", req.Topic)
 		}
-		if seen[r.Partition] {
-			return nil, errf(codeInvalidRequest, "partition %d is named twice", r.Partition)
+		seen := map[int32]bool{}
+		for _, r := range req.Partitions {
+			if r.Partition < 0 || r.Partition >= t.Partitions {
+				return errf(codeUnknownTopic, "topic %q has no partition %d", req.Topic, r.Partition)
+			}
+			if seen[r.Partition] {
+				return errf(codeInvalidRequest, "partition %d is named twice", r.Partition)
+			}
+			seen[r.Partition] = true
+			if e := checkTargetReplicas(snap, t, r); e != nil {
+				return e
+			}
 		}
-		seen[r.Partition] = true
-		if e := checkTargetReplicas(snap, t, r); e != nil {
-			return nil, e
-		}
+		return nil
+	})
+	if e != nil {
+		return nil, e
 	}
 	l := b.controller()
 	if l == nil {
@@ -99,7 +106,7 @@ func (b *Broker) reassignPartitions(ctx context.Context, req *brokerpb.ReassignP
 	if err := b.waitApplied(ctx, last); err != nil {
 		return nil, asError(err)
 	}
-	snap = b.coord.Snapshot()
+	snap := b.coord.Snapshot()
 	b.logger.Info("reassignment recorded", "topic", req.Topic, "partitions", len(req.Partitions))
 	return &brokerpb.ReassignPartitionsResponse{Topic: topicInfo(snap, snap.Topics[req.Topic])}, nil
 }

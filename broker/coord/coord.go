@@ -131,6 +131,12 @@ type Coordinator interface {
 	// Snapshot taken afterwards reflects every write up to rev
 	// (read-your-writes for the revisions the write methods return).
 	WaitRevision(ctx context.Context, rev int64) error
+	// Sync returns once the cache reflects every write the store had
+	// committed when Sync was called (a linearizable read of the store's
+	// revision, then WaitRevision). A broker calls it before refusing a
+	// request on what its cache shows, since the cache may be a moment
+	// behind (just started, a watch catching up).
+	Sync(ctx context.Context) error
 	// Campaign blocks until this broker (holding session s) is the
 	// controller or ctx ends. ErrSessionLost if s ends first.
 	Campaign(ctx context.Context, s Session, id int32) (Leadership, error)

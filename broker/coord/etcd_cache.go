@@ -75,6 +75,21 @@ func (c *Etcd) WaitRevision(ctx context.Context, rev int64) error {
 	}
 }
 
+// Sync implements Coordinator. The Get is linearizable (etcd's default:
+// it goes through the leader's read index), so its header carries a
+// revision at least that of every write committed before the call; a count
+// of the brokers' keys keeps the answer small.
+func (c *Etcd) Sync(ctx context.Context) error {
+	if err := c.checkOpen(); err != nil {
+		return err
+	}
+	get, err := c.cli.Get(ctx, c.keys.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("coord: sync: %w", err)
+	}
+	return c.WaitRevision(ctx, get.Header.Revision)
+}
+
 // publish installs the next snapshot and wakes waiters.
 func (c *Etcd) publish(snap *Snapshot, changed bool) {
 	c.mu.Lock()

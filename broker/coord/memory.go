@@ -275,6 +275,17 @@ func (c *memCoord) WaitRevision(ctx context.Context, rev int64) error {
 	}
 }
 
+// Sync implements Coordinator: every handle reads the one store, so the
+// view is never behind.
+func (c *memCoord) Sync(context.Context) error {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
 // Close closes (revokes) the handle's sessions.
 func (c *memCoord) Close() error {
 	c.m.mu.Lock()

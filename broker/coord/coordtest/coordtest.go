@@ -39,6 +39,7 @@ func Run(t *testing.T, newCoords NewCoords) {
 		{"FailoverOnLeaseExpiry", testFailoverOnLeaseExpiry},
 		{"CampaignCancelled", testCampaignCancelled},
 		{"WaitRevision", testWaitRevision},
+		{"Sync", testSync},
 		{"NextProducerID", testNextProducerID},
 		{"ChangedFires", testChangedFires},
 		{"Closed", testClosed},
@@ -592,6 +593,23 @@ func testWaitRevision(t *testing.T, newCoords NewCoords) {
 	wantErr(t, "WaitRevision of a future revision", err, context.DeadlineExceeded)
 }
 
+// testSync: a write through one handle is in another handle's snapshot as
+// soon as that handle's Sync returns, without knowing the write's revision
+// (a broker refusing on its cache syncs first).
+func testSync(t *testing.T, newCoords NewCoords) {
+	cs := newCoords(t, 2)
+	for i := range 20 {
+		name := "sync" + string(rune('a'+i))
+		createTopic(t, cs[0], nil, name, 1)
+		if err := cs[1].Sync(testCtx(t)); err != nil {
+			t.Fatalf("Sync: %v", err)
+		}
+		if _, ok := cs[1].Snapshot().Topics[name]; !ok {
+			t.Fatalf("topic %s, written before Sync was called, not in the snapshot after it returned (snapshot at revision %d)", name, cs[1].Snapshot().Revision)
+		}
+	}
+}
+
 func testNextProducerID(t *testing.T, newCoords NewCoords) {
 	cs := newCoords(t, 3)
 	ctx := testCtx(t)
@@ -677,6 +695,7 @@ func testClosed(t *testing.T, newCoords NewCoords) {
 	wantErr(t, "CreateTopic after Close", err, coord.ErrClosed)
 	_, err = c.NextProducerID(ctx)
 	wantErr(t, "NextProducerID after Close", err, coord.ErrClosed)
+	wantErr(t, "Sync after Close", c.Sync(ctx), coord.ErrClosed)
 	if c.Snapshot() == nil {
 		t.Fatal("nil snapshot after Close")
 	}
