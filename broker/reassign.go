@@ -59,26 +59,7 @@ func (b *Broker) reassignPartitions(ctx context.Context, req *brokerpb.ReassignP
 	}
 	// A target broker that has just registered may not be in this broker's
 	// cache yet; checkedSnapshot syncs with etcd before refusing.
-	_, e := b.checkedSnapshot(ctx, func(snap *coord.Snapshot) *Error {
-		t, ok := snap.Topics[req.Topic]
-		if !ok {
-			return errf(codeUnknownTopic, "unknown topic %q", req.Topic)
-		}
-		seen := map[int32]bool{}
-		for _, r := range req.Partitions {
-			if r.Partition < 0 || r.Partition >= t.Partitions {
-				return errf(codeUnknownTopic, "topic %q has no partition %d", req.Topic, r.Partition)
-			}
-			if seen[r.Partition] {
-				return errf(codeInvalidRequest, "partition %d is named twice", r.Partition)
-			}
-			seen[r.Partition] = true
-			if e := checkTargetReplicas(snap, t, r); e != nil {
-				return e
-			}
-		}
-		return nil
-	})
+	_, e := b.checkedSnapshot(ctx, func(snap *coord.Snapshot) *Error { return checkReassignment(snap, req) })
 	if e != nil {
 		return nil, e
 	}
@@ -109,6 +90,29 @@ func (b *Broker) reassignPartitions(ctx context.Context, req *brokerpb.ReassignP
 	snap := b.coord.Snapshot()
 	b.logger.Info("reassignment recorded", "topic", req.Topic, "partitions", len(req.Partitions))
 	return &brokerpb.ReassignPartitionsResponse{Topic: topicInfo(snap, snap.Topics[req.Topic])}, nil
+}
+
+// checkReassignment validates a request against the metadata: the topic
+// and its partitions exist, each is named once, and each target is valid.
+func checkReassignment(snap *coord.Snapshot, req *brokerpb.ReassignPartitionsRequest) *Error {
+	t, ok := snap.Topics[req.Topic]
+	if !ok {
+		return errf(codeUnknownTopic, "unknown topic %q", req.Topic)
+	}
+	seen := map[int32]bool{}
+	for _, r := range req.Partitions {
+		if r.Partition < 0 || r.Partition >= t.Partitions {
+			return errf(codeUnknownTopic, "topic %q has no partition %d", req.Topic, r.Partition)
+		}
+		if seen[r.Partition] {
+			return errf(codeInvalidRequest, "partition %d is named twice", r.Partition)
+		}
+		seen[r.Partition] = true
+		if e := checkTargetReplicas(snap, t, r); e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 // checkTargetReplicas validates one partition's request against the
