@@ -27,9 +27,18 @@ const (
 	// visible (Jepsen's G1a, "aborted read"); either the broker applied a
 	// refused write or the classification table is wrong.
 	FailedWriteVisible Kind = "failed-write-visible"
-	// Duplicate: one value at two offsets (the idempotent producer's
-	// promise).
+	// Duplicate: one value at two offsets, two of them in the final logs
+	// (L or a replica below the high watermark): written twice for good
+	// (the idempotent producer's promise).
 	Duplicate Kind = "duplicate"
+	// Rewritten: one value at two offsets during the run (acks, reads,
+	// polls), at most one of them in the final logs: the value was
+	// appended twice, on two branches of the log, and a lost tail took one
+	// copy. A retry lands on a branch that lacks the first copy and the
+	// producer state that would have recognised it only where tails are
+	// lost (unclean election, power loss of unsynced data); anywhere else
+	// it is a bug like Duplicate.
+	Rewritten Kind = "rewritten-after-loss"
 	// InconsistentOffset: one offset bearing two values across sends,
 	// reads, polls, L and the replicas below the final high watermark.
 	InconsistentOffset Kind = "inconsistent-offset"
@@ -99,8 +108,8 @@ const (
 
 // Kinds lists every kind, in report order.
 var Kinds = []Kind{
-	LostWrite, Unexpected, CorruptValue, FailedWriteVisible, Duplicate, InconsistentOffset, CommittedVanished,
-	NonmonotonicSend, OffsetGap, ReplicaDivergence, SplitBrain,
+	LostWrite, Unexpected, CorruptValue, FailedWriteVisible, Duplicate, Rewritten, InconsistentOffset,
+	CommittedVanished, NonmonotonicSend, OffsetGap, ReplicaDivergence, SplitBrain,
 	DeliveryLoss, Unseen, DeliveryDuplicate, PollSkip, NonmonotonicPoll, OffsetRegression,
 	Nonlinearizable, StaleRead, GroupOffsetsNonlinearizable, LeadershipNonlinearizable, CheckTimeout,
 	IncompleteInput, InvalidHistory,

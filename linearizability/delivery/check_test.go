@@ -154,8 +154,30 @@ func TestEveryAnomalyGoodAndBad(t *testing.T) {
 			b.Add(history.Op{Client: 1, Kind: history.Read, Offset: 3, Call: 50, Return: 51, Records: []history.Record{R(3, v3)}})
 		}, nil, nil},
 		{"inconsistent offset", func(b *fixture.B, f *history.FinalReads) {
+			// v3 read at 2 but kept at 3 only: also a rewrite's shape.
 			b.Read(5, 2, 50, 51, R(2, v3))
-		}, []anomaly.Kind{anomaly.Duplicate, anomaly.InconsistentOffset}, nil},
+		}, []anomaly.Kind{anomaly.Rewritten, anomaly.InconsistentOffset}, nil},
+		{"rewritten: one copy went with a lost tail", func(b *fixture.B, f *history.FinalReads) {
+			// v's first copy, read at 4, went with a lost tail; x took
+			// offset 4 and v's retry was appended again at 5.
+			v, x := fixture.V(3, 1), fixture.V(4, 1)
+			b.Send(3, v, 50, 70, ok, 5)
+			b.Poll(8, "", 55, 56, PR(4, v))
+			b.Send(4, x, 57, 69, ok, 4)
+			p := &f.Partitions[0]
+			p.Log = append(p.Log, R(4, x), R(5, v))
+			p.HighWatermark = 6
+			for i := range p.Replicas {
+				p.Replicas[i].Records = p.Log
+			}
+			b.Poll(6, "g", 71, 72, PR(4, x), PR(5, v))
+		}, []anomaly.Kind{anomaly.Rewritten, anomaly.InconsistentOffset}, func(t *testing.T, as []anomaly.Anomaly) {
+			for _, a := range as {
+				if a.Kind == anomaly.Rewritten && (!slices.Equal(a.Offsets, []int64{4, 5}) || !strings.Contains(a.Detail, "in the final logs at offset 5 only")) {
+					t.Errorf("rewrite %+v", a)
+				}
+			}
+		}},
 		{"committed value vanished", func(b *fixture.B, f *history.FinalReads) {
 			v := fixture.V(3, 1)
 			b.Send(3, v, 50, 60, unknown, 0)

@@ -167,7 +167,10 @@ func (ix *index) checkVanished(p *partition) []anomaly.Anomaly {
 }
 
 // checkDuplicates reports values at more than one offset, over every
-// sighting (acks, observations, L and replicas below the high watermark).
+// sighting (acks, observations, L and replicas below the high watermark):
+// Duplicate when the final logs hold the value at two offsets, Rewritten
+// when at most one offset is in them (the others were only acknowledged or
+// read during the run, and went with a lost tail).
 func (ix *index) checkDuplicates(p *partition) []anomaly.Anomaly {
 	offsets := map[history.ValueID]map[int64][]sighting{}
 	for _, s := range p.sightings {
@@ -187,18 +190,35 @@ func (ix *index) checkDuplicates(p *partition) []anomaly.Anomaly {
 		offs := slices.Sorted(maps.Keys(m))
 		var ss []sighting
 		var ops []*history.Op
+		var kept []int64 // offsets where a final log holds v
 		for _, off := range offs {
 			ss = append(ss, m[off][0])
 			for _, s := range m[off] {
 				ops = append(ops, s.op)
+				if s.op == nil && !slices.Contains(kept, off) {
+					kept = append(kept, off)
+				}
 			}
 		}
-		a := ix.anomalyAt(p, anomaly.Duplicate, ops...)
+		kind, detail := anomaly.Duplicate, fmt.Sprintf("value %v is at %d offsets: %s", v, len(offs), describe(ss, showSightings))
+		if len(kept) <= 1 {
+			kind = anomaly.Rewritten
+			detail = fmt.Sprintf("value %v was at %d offsets during the run, and is in the final logs at %s: %s",
+				v, len(offs), keptOffsets(kept), describe(ss, showSightings))
+		}
+		a := ix.anomalyAt(p, kind, ops...)
 		a.Values, a.Offsets = []history.ValueID{v}, offs
-		a.Detail = fmt.Sprintf("value %v is at %d offsets: %s", v, len(offs), describe(ss, showSightings))
+		a.Detail = detail
 		out = append(out, a)
 	}
 	return out
+}
+
+func keptOffsets(kept []int64) string {
+	if len(kept) == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("offset %d only", kept[0])
 }
 
 // checkInconsistentOffsets reports offsets that bear more than one value.

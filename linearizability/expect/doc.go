@@ -14,6 +14,7 @@
 //	inconsistent-offset   wherever lost-write or committed-vanished is allowed
 //	nonmonotonic-send     wherever lost-write is allowed
 //	duplicate             idempotence off
+//	rewritten-after-loss  idempotence off, or wherever lost-write or committed-vanished is allowed
 //	nonlinearizable       committed-vanished or duplicate allowed, or lost-write with acks=all
 //	stale-read            unless LinearizableReads (or where nonlinearizable is allowed)
 //	offset-gap            quorum mode (leader-change control records take offsets)

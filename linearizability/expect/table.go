@@ -23,6 +23,7 @@ func Rules(c Config) map[anomaly.Kind]Rule {
 	lost, lostWhy := lossAllowed(c)
 	vanish, vanishWhy := vanishAllowed(c)
 	dup, dupWhy := duplicateAllowed(c)
+	rewritten, rewrittenWhy := rewriteAllowed(c)
 	never := func(why string) Rule { return Rule{false, why} }
 	r := map[anomaly.Kind]Rule{
 		anomaly.LostWrite:          {lost, lostWhy},
@@ -30,6 +31,7 @@ func Rules(c Config) map[anomaly.Kind]Rule {
 		anomaly.CorruptValue:       never("a value failing its own CRC must never be stored or served"),
 		anomaly.FailedWriteVisible: never("a definite failure was not applied (or the classification table is wrong)"),
 		anomaly.Duplicate:          {dup, dupWhy},
+		anomaly.Rewritten:          {rewritten, rewrittenWhy},
 		anomaly.CommittedVanished:  {vanish, vanishWhy},
 		anomaly.ReplicaDivergence:  never("after the heal every replica truncates to the leader's log: the committed prefix is the same everywhere"),
 		anomaly.SplitBrain:         never("one leader per epoch, in every configuration"),
@@ -138,6 +140,25 @@ func duplicateAllowed(c Config) (bool, string) {
 		return true, "idempotence off: a retried produce can be written twice"
 	}
 	return false, "the idempotent producer writes each batch once"
+}
+
+// rewriteAllowed: may a value be appended twice, on two branches of the
+// log, one of them lost later? Where a tail can be lost, yes even with
+// idempotence: a retry that reaches a leader whose log lacks the first
+// copy also finds no producer state to recognise it, and is appended as
+// new. Kafka's idempotence makes the same assumption: no unclean election.
+func rewriteAllowed(c Config) (bool, string) {
+	if dup, why := duplicateAllowed(c); dup {
+		return true, why
+	}
+	const how = "a retry reaching a leader whose log lacks the first copy (and the producer state that would recognise it) is appended again, and a lost tail then takes one of the two copies: "
+	if lost, why := lossAllowed(c); lost {
+		return true, how + why
+	}
+	if vanish, why := vanishAllowed(c); vanish {
+		return true, how + why
+	}
+	return false, "a record acknowledged or read stays at its offset, so its value is never written again elsewhere"
 }
 
 // faultList names the faults of c among kinds (all of c's when kinds is
