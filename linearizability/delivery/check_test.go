@@ -39,6 +39,17 @@ func healthy() (*fixture.B, *history.FinalReads) {
 	return b, fixture.Final(4, R(0, v0), R(1, v1), R(2, v2), R(3, v3))
 }
 
+// extend appends recs to the final log L, raises the high watermark past
+// them and gives every replica the same log.
+func extend(f *history.FinalReads, recs ...history.Record) {
+	p := &f.Partitions[0]
+	p.Log = append(p.Log, recs...)
+	p.HighWatermark = recs[len(recs)-1].Offset + 1
+	for i := range p.Replicas {
+		p.Replicas[i].Records = p.Log
+	}
+}
+
 func kinds(as []anomaly.Anomaly) []anomaly.Kind {
 	set := map[anomaly.Kind]bool{}
 	for _, a := range as {
@@ -128,23 +139,13 @@ func TestEveryAnomalyGoodAndBad(t *testing.T) {
 			v := fixture.V(3, 1)
 			b.Send(3, v, 50, 60, history.Fail, 0)
 			b.Poll(6, "g", 61, 62, PR(4, v))
-			p := &f.Partitions[0]
-			p.Log = append(p.Log, R(4, v))
-			p.HighWatermark = 5
-			for i := range p.Replicas {
-				p.Replicas[i].Records = p.Log
-			}
+			extend(f, R(4, v))
 		}, []anomaly.Kind{anomaly.FailedWriteVisible}, nil},
 		{"failed write invisible is fine", func(b *fixture.B, f *history.FinalReads) {
 			b.Send(3, fixture.V(3, 1), 50, 60, history.Fail, 0)
 		}, nil, nil},
 		{"duplicate", func(b *fixture.B, f *history.FinalReads) {
-			p := &f.Partitions[0]
-			p.Log = append(p.Log, R(4, v3))
-			p.HighWatermark = 5
-			for i := range p.Replicas {
-				p.Replicas[i].Records = p.Log
-			}
+			extend(f, R(4, v3))
 		}, []anomaly.Kind{anomaly.Duplicate}, func(t *testing.T, as []anomaly.Anomaly) {
 			if !slices.Equal(as[0].Offsets, []int64{3, 4}) {
 				t.Errorf("offsets %v", as[0].Offsets)
@@ -164,12 +165,7 @@ func TestEveryAnomalyGoodAndBad(t *testing.T) {
 			b.Send(3, v, 50, 70, ok, 5)
 			b.Poll(8, "", 55, 56, PR(4, v))
 			b.Send(4, x, 57, 69, ok, 4)
-			p := &f.Partitions[0]
-			p.Log = append(p.Log, R(4, x), R(5, v))
-			p.HighWatermark = 6
-			for i := range p.Replicas {
-				p.Replicas[i].Records = p.Log
-			}
+			extend(f, R(4, x), R(5, v))
 			b.Poll(6, "g", 71, 72, PR(4, x), PR(5, v))
 		}, []anomaly.Kind{anomaly.Rewritten, anomaly.InconsistentOffset}, func(t *testing.T, as []anomaly.Anomaly) {
 			for _, a := range as {
@@ -191,12 +187,7 @@ func TestEveryAnomalyGoodAndBad(t *testing.T) {
 			w, x := fixture.V(3, 1), fixture.V(3, 2)
 			b.Send(3, w, 50, 60, ok, 5)
 			b.Send(3, x, 61, 70, ok, 4)
-			p := &f.Partitions[0]
-			p.Log = append(p.Log, R(4, x), R(5, w))
-			p.HighWatermark = 6
-			for i := range p.Replicas {
-				p.Replicas[i].Records = p.Log
-			}
+			extend(f, R(4, x), R(5, w))
 			b.Poll(6, "g", 71, 72, PR(4, x), PR(5, w))
 		}, []anomaly.Kind{anomaly.NonmonotonicSend}, nil},
 		{"offset gap", func(b *fixture.B, f *history.FinalReads) {
@@ -210,14 +201,9 @@ func TestEveryAnomalyGoodAndBad(t *testing.T) {
 			v := fixture.V(3, 1)
 			b.Send(3, v, 50, 60, ok, 5)
 			b.Poll(6, "g", 61, 62, PR(5, v))
-			p := &f.Partitions[0]
-			p.Log = append(p.Log, R(5, v))
-			p.HighWatermark = 6
-			for i := range p.Replicas {
-				p.Replicas[i].Records = p.Log
-			}
+			extend(f, R(5, v))
 			replica(f, 3).Source = "dump"
-			replica(f, 3).Records = append(slices.Clone(p.Log[:4]), history.Record{Offset: 4, Control: true}, R(5, v))
+			replica(f, 3).Records = append(slices.Clone(f.Partitions[0].Log[:4]), history.Record{Offset: 4, Control: true}, R(5, v))
 		}, nil, nil},
 		{"replica divergence", func(b *fixture.B, f *history.FinalReads) {
 			r := replica(f, 3)
@@ -241,12 +227,7 @@ func TestEveryAnomalyGoodAndBad(t *testing.T) {
 			b.Send(3, v, 50, 60, ok, 4)
 			w := fixture.V(3, 2)
 			b.Send(3, w, 61, 70, ok, 5)
-			p := &f.Partitions[0]
-			p.Log = append(p.Log, R(4, v), R(5, w))
-			p.HighWatermark = 6
-			for i := range p.Replicas {
-				p.Replicas[i].Records = p.Log
-			}
+			extend(f, R(4, v), R(5, w))
 			b.Assign(8, "g", 2, 71) // a new member skips offset 4
 			b.Poll(8, "g", 72, 73, PR(5, w))
 		}, []anomaly.Kind{anomaly.DeliveryLoss}, func(t *testing.T, as []anomaly.Anomaly) {
@@ -257,12 +238,7 @@ func TestEveryAnomalyGoodAndBad(t *testing.T) {
 		{"unseen tail", func(b *fixture.B, f *history.FinalReads) {
 			v := fixture.V(3, 1)
 			b.Send(3, v, 50, 60, ok, 4)
-			p := &f.Partitions[0]
-			p.Log = append(p.Log, R(4, v))
-			p.HighWatermark = 5
-			for i := range p.Replicas {
-				p.Replicas[i].Records = p.Log
-			}
+			extend(f, R(4, v))
 		}, []anomaly.Kind{anomaly.Unseen}, nil},
 		{"delivery duplicate", func(b *fixture.B, f *history.FinalReads) {
 			b.Assign(8, "g", 2, 50)
